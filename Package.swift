@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, each its own target so the compiler keeps dependencies pointing one way:
+//   Tensors ← Autodiff ← NN ← Robustness ← Pipeline ← atalp,  with Data, Store and Analysis beside them.
+// The C* targets are implementation details: system libraries with a small shim header each.
+let package = Package(
+    name: "atalp",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "atalp", targets: ["atalp"]),
+        .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "Autodiff", targets: ["Autodiff"]),
+        .library(name: "NN", targets: ["NN"]),
+        .library(name: "Store", targets: ["Store"]),
+        .library(name: "Data", targets: ["Data"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // Public API
+        .target(name: "Tensors", dependencies: ["CBLAS"]),
+        .target(name: "Autodiff", dependencies: ["Tensors"]),
+        .target(name: "NN", dependencies: ["Autodiff", "Store"]),
+        .target(name: "Store", dependencies: ["CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Data", dependencies: ["CJPEG", "CPNG", "CZlib", "Store"]),
+        .executableTarget(name: "atalp", dependencies: [
+            "Tensors", "Autodiff", "NN", "Store", "Data",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Implementation details: system libraries
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Tests
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "NN"]),
+        .testTarget(name: "NNTests", dependencies: ["NN"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "DataTests", dependencies: ["Data"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

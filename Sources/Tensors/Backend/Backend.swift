@@ -1,0 +1,91 @@
+import CBLAS
+
+/// The kernels that carry the arithmetic of a network: products, convolutions, batch norm, pooling.
+///
+/// Ops and models call these through `Tensor.backend`, never a concrete implementation, so that a GPU
+/// backend or another BLAS can replace the CPU one without touching ops, models or stages.
+/// Elementwise maps and reductions are memory-bound and live in `Tensor+*.swift` extensions.
+public protocol Backend: Sendable {
+    /// C = op(A) · op(B) for 2-D tensors, where op transposes when asked.
+    func matmul(_ a: Tensor, transposed ta: Bool, _ b: Tensor, transposed tb: Bool) -> Tensor
+
+    /// x: N×C×H×W, weight: O×C×KH×KW → N×O×Ho×Wo (no bias; add it separately).
+    func conv2d(_ x: Tensor, weight: Tensor, geometry: Conv2DGeometry) -> Tensor
+    /// Gradients of `conv2d` for the inputs asked for; the others are not computed.
+    func conv2dBackward(gradOutput: Tensor, input: Tensor, weight: Tensor, geometry: Conv2DGeometry,
+                        needInput: Bool, needWeight: Bool) -> (input: Tensor?, weight: Tensor?)
+
+    func batchNormForward(_ x: Tensor, gamma: Tensor, beta: Tensor, mode: BatchNormMode, epsilon: Float) -> BatchNormForwardResult
+    func batchNormBackward(gradOutput: Tensor, input: Tensor, gamma: Tensor, saved: BatchNormForwardResult,
+                           needInput: Bool, needAffine: Bool) -> (input: Tensor?, gamma: Tensor?, beta: Tensor?)
+
+    func maxPool2d(_ x: Tensor, geometry: Conv2DGeometry) -> (output: Tensor, argmax: [Int32])
+    func maxPool2dBackward(gradOutput: Tensor, argmax: [Int32], inputShape: [Int]) -> Tensor
+    func avgPool2d(_ x: Tensor, geometry: Conv2DGeometry) -> Tensor
+    func avgPool2dBackward(gradOutput: Tensor, inputShape: [Int], geometry: Conv2DGeometry) -> Tensor
+}
+
+extension Tensor {
+    /// The backend every op uses. One place to change when another backend arrives.
+    public static let backend: any Backend = CPUBackend()
+}
+
+/// Kernel size, stride and zero padding of a convolution or pooling window.
+public struct Conv2DGeometry: Hashable, Sendable, CustomStringConvertible {
+    public var kernelHeight, kernelWidth, strideHeight, strideWidth, padHeight, padWidth: Int
+
+    public init(kernel: Int, stride: Int = 1, padding: Int = 0) {
+        self.init(kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride, strideWidth: stride,
+                  padHeight: padding, padWidth: padding)
+    }
+
+    public init(kernelHeight: Int, kernelWidth: Int, strideHeight: Int, strideWidth: Int, padHeight: Int, padWidth: Int) {
+        precondition(kernelHeight > 0 && kernelWidth > 0 && strideHeight > 0 && strideWidth > 0 && padHeight >= 0 && padWidth >= 0,
+                     "invalid convolution geometry")
+        self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
+        self.strideHeight = strideHeight; self.strideWidth = strideWidth
+        self.padHeight = padHeight; self.padWidth = padWidth
+    }
+
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        let h = (height + 2 * padHeight - kernelHeight) / strideHeight + 1
+        let w = (width + 2 * padWidth - kernelWidth) / strideWidth + 1
+        precondition(h > 0 && w > 0, "window \(self) does not fit a \(height)×\(width) input")
+        return (h, w)
+    }
+
+    /// A 1×1 window with stride 1 and no padding reads the input as it is: no im2col needed.
+    var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1 && padHeight == 0 && padWidth == 0
+    }
+
+    public var description: String {
+        "kernel \(kernelHeight)×\(kernelWidth), stride \(strideHeight)×\(strideWidth), padding \(padHeight)×\(padWidth)"
+    }
+}
+
+public enum BatchNormMode: Sendable {
+    /// Normalise with the batch's own statistics (training).
+    case batchStatistics
+    /// Normalise with fixed statistics (evaluation: the running mean and variance).
+    case fixed(mean: Tensor, variance: Tensor)
+}
+
+/// What the forward pass of batch norm keeps for the backward pass and the running statistics.
+public struct BatchNormForwardResult: Sendable {
+    public var output: Tensor
+    /// Per channel: the mean used, and 1/sqrt(var + ε).
+    public var mean: Tensor
+    public var inverseStd: Tensor
+    /// Per channel, unbiased batch variance (for running statistics); nil in fixed mode.
+    public var unbiasedVariance: Tensor?
+}
+
+/// Row-major single-precision GEMM: C = α·op(A)·op(B) + β·C.
+@inline(__always)
+func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The atalp command-line tool: every subcommand is one verb of the pipeline or the store.
+@main
+struct Atalp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "atalp",
+        abstract: "Adversarial robustness with attention and adversarial logit pairing (AT+ALP).",
+        subcommands: []
+    )
+}
