@@ -1,0 +1,219 @@
+import Dispatch
+import Foundation
+
+/// Train and test images of one data set, with what was left out.
+public struct PreparedDataset: Sendable {
+    public var train: ImageDataset
+    public var test: ImageDataset
+    /// Files passed over by the scan or at decode time, with reasons.
+    public var skipped: [SkippedFile]
+    public var layout: Layout
+    public var root: String
+    public var preprocessing: Preprocessing?
+    public var split: SplitOptions?
+
+    public init(train: ImageDataset, test: ImageDataset, skipped: [SkippedFile], layout: Layout, root: String,
+                preprocessing: Preprocessing?, split: SplitOptions?) {
+        self.train = train
+        self.test = test
+        self.skipped = skipped
+        self.layout = layout
+        self.root = root
+        self.preprocessing = preprocessing
+        self.split = split
+    }
+
+    /// A few lines a person reads after an ingest: images per split and per class, skips with reasons.
+    public func summary(maxSkipsListed: Int = 20) -> String {
+        var lines: [String] = []
+        let shape = "\(train.channels)×\(train.height)×\(train.width)"
+        lines.append("\(layout.rawValue) from \(root): \(train.count) train + \(test.count) test images, \(shape) uint8")
+        let trainCounts = train.countsPerClass, testCounts = test.countsPerClass
+        let width = max(5, train.classNames.map(\.count).max() ?? 5)
+        lines.append("  " + "class".padding(toLength: width, withPad: " ", startingAt: 0) + "   train    test")
+        for (c, name) in train.classNames.enumerated() {
+            lines.append("  " + name.padding(toLength: width, withPad: " ", startingAt: 0)
+                         + String(format: " %7d %7d", trainCounts[c], testCounts[c]))
+        }
+        if train.masks != nil || test.masks != nil { lines.append("  key-region masks: stored") }
+        if skipped.isEmpty {
+            lines.append("  skipped: none")
+        } else {
+            lines.append("  skipped \(skipped.count) file\(skipped.count == 1 ? "" : "s"):")
+            for s in skipped.prefix(maxSkipsListed) { lines.append("    \(s)") }
+            if skipped.count > maxSkipsListed { lines.append("    … and \(skipped.count - maxSkipsListed) more") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Ingesting a data set: scan its layout, decode every image in parallel, preprocess to a fixed
+/// size, attach key-region masks.
+///
+///     let data = try Ingest.folder(.flowers17, root: "/data/17flowers", preprocessing: Preprocessing(size: 224))
+///     print(data.summary())
+///
+/// Skip-versus-error policy: problems with the *tree* (a wrong path, no classes, an empty class)
+/// throw; problems with *single files* (corrupt, truncated, not an image) are skipped and listed in
+/// `skipped` — real data sets carry a few such files (Kaggle's cats and dogs do) and one must not
+/// sink an hour of ingest — unless `strict` is set, when the first one throws.
+public enum Ingest {
+    /// Called now and then with (files done, files in all).
+    public typealias Progress = @Sendable (Int, Int) -> Void
+
+    /// Fashion-MNIST at its native 1×28×28 (no resampling), with foreground masks.
+    public static func fashionMNIST(directory: String = FashionMNIST.defaultDirectory,
+                                    preprocessing: Preprocessing? = nil) throws -> PreparedDataset {
+        var (train, test) = try FashionMNIST.load(directory: directory)
+        train.masks = FashionMNIST.foregroundMasks(of: train)
+        test.masks = FashionMNIST.foregroundMasks(of: test)
+        var data = PreparedDataset(train: train, test: test, skipped: [], layout: .fashionMNIST, root: directory,
+                                   preprocessing: nil, split: nil)
+        if let preprocessing { data = try Ingest.preprocess(data, with: preprocessing) }
+        return data
+    }
+
+    /// Scans `root` as `layout` and decodes every image with `preprocessing`.
+    public static func folder(_ layout: Layout, root: String, preprocessing: Preprocessing,
+                              split: SplitOptions = SplitOptions(), strict: Bool = false,
+                              threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                              progress: Progress? = nil) throws -> PreparedDataset {
+        if layout == .fashionMNIST { return try fashionMNIST(directory: root, preprocessing: preprocessing) }
+        let listing = try LayoutScanner.scan(layout, root: root, split: split)
+        return try decode(listing, preprocessing: preprocessing, split: listing.splitFromLayout ? nil : split,
+                          strict: strict, threads: threads, progress: progress)
+    }
+
+    /// Decodes the files of a listing (in parallel over `threads`) into train and test sets.
+    public static func decode(_ listing: SourceListing, preprocessing: Preprocessing, split: SplitOptions? = nil,
+                              strict: Bool = false, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                              progress: Progress? = nil) throws -> PreparedDataset {
+        try preprocessing.validate()
+        if strict, let first = listing.skipped.first { throw DataError(.layout, path: first.path, first.reason) }
+        let files = listing.files
+        let n = files.count
+        let imageSize = preprocessing.channels * preprocessing.width * preprocessing.height
+        let plane = preprocessing.width * preprocessing.height
+        let anyMasks = files.contains { $0.maskPath != nil }
+        var images = [UInt8](repeating: 0, count: n * imageSize)
+        var masks = [UInt8](repeating: 0, count: anyMasks ? n * plane : 0)
+        let failures = FailureList(count: n)
+        let counter = Counter()
+        images.withUnsafeMutableBufferPointer { imageBuffer in
+            masks.withUnsafeMutableBufferPointer { maskBuffer in
+                let out = SendablePointers(images: imageBuffer.baseAddress, masks: maskBuffer.baseAddress)
+                let workers = max(1, min(threads, n))
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    var i = worker
+                    while i < n {
+                        let file = files[i]
+                        do {
+                            let bytes = try FileReading.readFile(file.path)
+                            let pixels = try preprocessing.apply(encoded: bytes, path: file.path)
+                            pixels.withUnsafeBufferPointer {
+                                (out.images! + i * imageSize).update(from: $0.baseAddress!, count: imageSize)
+                            }
+                            if let maskPath = file.maskPath {
+                                let mask = try preprocessing.applyMask(PNG.decode(contentsOf: maskPath), isKey: Trimap.isKey(_:channels:))
+                                mask.withUnsafeBufferPointer {
+                                    (out.masks! + i * plane).update(from: $0.baseAddress!, count: plane)
+                                }
+                            }
+                        } catch let error as DataError {
+                            failures.set(i, SkippedFile(path: error.path, reason: error.message))
+                        } catch {
+                            failures.set(i, SkippedFile(path: file.path, reason: "\(error)"))
+                        }
+                        let done = counter.increment()
+                        if let progress, done % 64 == 0 || done == n { progress(done, n) }
+                        i += workers
+                    }
+                }
+            }
+        }
+        let failed = failures.all
+        if strict, let first = failed.first { throw DataError(.corrupt, path: first.path, first.reason) }
+        var keep: [Split: [Int]] = [.train: [], .test: []]
+        for i in 0..<n where failures.get(i) == nil { keep[files[i].split]!.append(i) }
+        let all = ImageDataset(images: images, labels: files.map(\.label), count: n, channels: preprocessing.channels,
+                               height: preprocessing.height, width: preprocessing.width, classNames: listing.classNames,
+                               fileNames: files.map(\.relativePath), masks: anyMasks ? masks : nil)
+        let train = all.subset(keep[.train]!), test = all.subset(keep[.test]!)
+        return PreparedDataset(train: train, test: test, skipped: listing.skipped + failed, layout: listing.layout,
+                               root: listing.root, preprocessing: preprocessing, split: split)
+    }
+
+    /// Resamples every image of an already-ingested data set (Fashion-MNIST 28×28 → 32×32, say).
+    /// Masks are resampled with the same geometry.
+    public static func preprocess(_ data: PreparedDataset, with preprocessing: Preprocessing) throws -> PreparedDataset {
+        try preprocessing.validate()
+        func convert(_ d: ImageDataset) -> ImageDataset {
+            let size = preprocessing.channels * preprocessing.width * preprocessing.height
+            let plane = preprocessing.width * preprocessing.height
+            var images = [UInt8](repeating: 0, count: d.count * size)
+            var masks: [UInt8]? = d.masks.map { _ in [UInt8](repeating: 0, count: d.count * plane) }
+            for n in 0..<d.count {
+                let raw = RawImage(planar: Array(d.image(n)), channels: d.channels, height: d.height, width: d.width)
+                images.replaceSubrange(n * size ..< (n + 1) * size, with: preprocessing.apply(to: raw))
+                if let m = d.masks {
+                    let mask = RawImage(pixels: Array(m[n * d.height * d.width ..< (n + 1) * d.height * d.width]),
+                                        width: d.width, height: d.height, channels: 1)
+                    masks!.replaceSubrange(n * plane ..< (n + 1) * plane, with: preprocessing.applyMask(mask) { pixel, _ in pixel.pointee != 0 })
+                }
+            }
+            return ImageDataset(images: images, labels: d.labels, count: d.count, channels: preprocessing.channels,
+                                height: preprocessing.height, width: preprocessing.width, classNames: d.classNames,
+                                fileNames: d.fileNames, masks: masks)
+        }
+        var out = data
+        out.train = convert(data.train)
+        out.test = convert(data.test)
+        out.preprocessing = preprocessing
+        return out
+    }
+}
+
+/// The key region of a segmentation trimap. Oxford 17 Flowers' trimaps are RGB PNGs in which the
+/// flower is coloured (128, 0, 0); any strongly red pixel counts (R ≥ 96, G and B < 64). A gray
+/// (one-channel) mask marks the key region with any non-zero value.
+public enum Trimap {
+    /// Whether the pixel at `pixel` (`channels` samples) is in the key region.
+    @Sendable public static func isKey(_ pixel: UnsafePointer<UInt8>, channels: Int) -> Bool {
+        channels >= 3 ? pixel[0] >= 96 && pixel[1] < 64 && pixel[2] < 64 : pixel[0] != 0
+    }
+}
+
+extension RawImage {
+    /// An interleaved image from C×H×W planar bytes.
+    public init(planar: [UInt8], channels: Int, height: Int, width: Int) {
+        if channels == 1 {
+            self.init(pixels: planar, width: width, height: height, channels: 1)
+            return
+        }
+        var pixels = [UInt8](repeating: 0, count: planar.count)
+        let plane = height * width
+        for i in 0..<plane { for c in 0..<channels { pixels[i * channels + c] = planar[c * plane + i] } }
+        self.init(pixels: pixels, width: width, height: height, channels: channels)
+    }
+}
+
+/// Raw output pointers shared by the decode workers; each worker writes only its own images.
+private struct SendablePointers: @unchecked Sendable {
+    var images: UnsafeMutablePointer<UInt8>?
+    var masks: UnsafeMutablePointer<UInt8>?
+}
+
+private final class FailureList: @unchecked Sendable {
+    private var items: [SkippedFile?]
+    private let lock = NSLock()
+    init(count: Int) { items = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ s: SkippedFile) { lock.lock(); items[i] = s; lock.unlock() }
+    func get(_ i: Int) -> SkippedFile? { lock.lock(); defer { lock.unlock() }; return items[i] }
+    var all: [SkippedFile] { lock.lock(); defer { lock.unlock() }; return items.compactMap { $0 } }
+}
+
+private final class Counter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func increment() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value }
+}
