@@ -119,6 +119,12 @@ public final class HDF5Reader {
         }
     }
 
+    /// Whether the root group has an attribute called `name`.
+    func attributeExists(_ name: String) -> Bool {
+        guard let file = try? openFile() else { return false }
+        return H5Aexists_by_name(file, "/", name, shim_H5P_DEFAULT()) > 0
+    }
+
     /// The names of the attributes on the group or dataset at `path`, sorted.
     public func attributeNames(on path: String = "/") throws -> [String] {
         try withObject(path) { object, target in
