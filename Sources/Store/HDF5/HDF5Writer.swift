@@ -118,6 +118,13 @@ public final class HDF5Writer {
         }
     }
 
+    /// Creates a group with no check on the name, for tests that build hostile files (names like "..").
+    func createGroupUnchecked(_ name: String) throws {
+        let file = try openFile()
+        let group = try check.id(H5Gcreate2(file, name, shim_H5P_DEFAULT(), shim_H5P_DEFAULT(), shim_H5P_DEFAULT()), "cannot create group '\(name)'")
+        try check.ok(H5Gclose(group), "cannot close group '\(name)'")
+    }
+
     // MARK: - Internals
 
     private func writeAttribute(_ object: hid_t, _ name: String, fileType: hid_t, memoryType: hid_t, count: Int?,
