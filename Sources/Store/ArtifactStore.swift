@@ -43,7 +43,10 @@ public struct ArtifactStore: Sendable {
         self.root = path
         let markerPath = "\(path)/STORE"
         if !POSIX.exists(markerPath) {
-            guard create else { throw StoreError.invalidFile(path: path, reason: "not an atalp store (no STORE file)") }
+            guard create else {
+                throw StoreError.invalidFile(path: path, reason: POSIX.isDirectory(path)
+                    ? "not an atalp store (no STORE file; nothing stored here yet?)" : "no such store directory")
+            }
             if POSIX.isDirectory(path) {
                 let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
                 // A fresh checkout's store/ holds only a README; anything else is someone else's directory.

@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import Store
+
+/// `--store DIR`: every command that touches the artifact store takes it.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .customLong("store"), help: ArgumentHelp(
+        "The artifact store directory (default: $ATALP_STORE, else store/).", valueName: "DIR"))
+    var directory: String?
+
+    /// The store. Commands that only read or remove pass `create: false`, so that a mistyped
+    /// `--store` is an error instead of a new empty store.
+    func open(create: Bool = true) throws -> ArtifactStore {
+        try ArtifactStore(root: directory ?? ArtifactStore.defaultRoot(), create: create)
+    }
+}
+
+/// `atalp store`: inspect and maintain the artifact store.
+struct StoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "Inspect and maintain the artifact store.",
+        discussion: """
+            Every product of the pipeline is an HDF5 artifact in the store, named by the SHA-256 of its \
+            content. IDs may be abbreviated to a unique prefix of at least 4 hex digits.
+            """,
+        subcommands: [List.self, Show.self, Verify.self, GC.self, Pin.self, Unpin.self, Pins.self,
+                      Export.self, Import.self, Torture.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ls", abstract: "List artifacts with kind, size, age and provenance.")
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            let store = try store.open(create: false)
+            print(StoreText.list(try store.artifacts(), pins: try store.pins()), terminator: "")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show an artifact: metadata, provenance and datasets.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The artifact's id (or a unique prefix).") var id: String
+
+        func run() throws {
+            let store = try store.open(create: false)
+            print(try StoreText.show(try store.resolve(id), in: store), terminator: "")
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute every artifact's id from its content; quarantine any that no longer match.",
+            discussion: "Exits with status 1 when any artifact is corrupt. Corrupt artifacts are moved to quarantine/ and the stages that made them run again.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "Artifacts to verify (default: all).") var ids: [String] = []
+
+        func run() throws {
+            let store = try store.open(create: false)
+            let ids = try ids.isEmpty ? nil : ids.map { try store.resolve($0) }
+            let report = try store.verify(ids) { id, state in
+                if case .corrupt(let reason) = state {
+                    print("CORRUPT  \(id.hex)  \(reason); moved to \(store.root)/quarantine/")
+                }
+            }
+            print("verified \(report.intact.count + report.corrupt.count) artifacts: \(report.intact.count) intact, \(report.corrupt.count) corrupt")
+            if !report.corrupt.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    struct GC: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "gc",
+            abstract: "Remove artifacts and run records that no pin or pipeline refers to.",
+            discussion: "Kept: pinned artifacts, the outputs of the stages of registered pipelines, and everything they were made from.")
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Report what would be removed; remove nothing.") var dryRun = false
+
+        func run() throws {
+            let store = try store.open(create: false)
+            let report = try store.gc(roots: try GCRootSources.collect(store), dryRun: dryRun)
+            let verb = dryRun ? "would remove" : "removed"
+            for a in report.removedArtifacts { print("\(verb) \(a.id.short)  \(a.kind)  \(StoreText.size(a.bytes))") }
+            print("\(verb) \(report.removedArtifacts.count) artifacts (\(StoreText.size(report.freedBytes))), "
+                + "\(report.removedRuns.count) run records, \(report.removedTemporaryFiles) temporary files; "
+                + "kept \(report.keptArtifacts) artifacts, \(report.keptRuns) run records")
+        }
+    }
+
+    struct Pin: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pin an artifact so gc keeps it (and its inputs).")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The artifact's id (or a unique prefix).") var id: String
+        @Option(help: "A name for the pin (default: the id).") var name: String?
+
+        func run() throws {
+            let store = try store.open(create: false)
+            let pin = try store.pin(try store.resolve(id), name: name)
+            print("pinned \(pin.id.short) as \(pin.name)")
+        }
+    }
+
+    struct Unpin: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a pin, by name or by artifact id.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "A pin name, or an artifact id (removes all its pins).") var name: String
+
+        func run() throws {
+            for pin in try store.open(create: false).unpin(name) { print("unpinned \(pin.name) (\(pin.id.short))") }
+        }
+    }
+
+    struct Pins: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List pins.")
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            for pin in try store.open(create: false).pins() { print("\(pin.name)  \(pin.id.hex)") }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write artifacts and the runs that made them into one self-contained HDF5 file.")
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Also include every artifact they were made from, transitively.") var withInputs = false
+        @Argument(help: "Artifact ids, then the output file.") var items: [String]
+
+        func validate() throws {
+            guard items.count >= 2 else { throw ValidationError("Give at least one artifact id and the output file.") }
+        }
+
+        func run() throws {
+            let store = try store.open(create: false)
+            let ids = try items.dropLast().map { try store.resolve($0) }
+            let file = items.last!
+            let written = try store.export(ids, to: file, includeInputs: withInputs)
+            print("exported \(written.count) artifacts to \(file)")
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import an export file, verifying every artifact id and run record first.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "A file written by `atalp store export`.") var file: String
+
+        func run() throws {
+            let report = try store.open().importFile(file)
+            print("imported \(report.added.count) artifacts (\(report.alreadyPresent.count) already present), "
+                + "\(report.runsAdded.count) run records (\(report.runsAlreadyPresent.count) already present)")
+        }
+    }
+
+    /// A synthetic stage for crash and concurrency experiments; not for users.
+    struct Torture: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "_torture", abstract: "Compute a synthetic stage (for store crash tests).", shouldDisplay: false)
+        @OptionGroup var store: StoreOptions
+        @Option var seed = 1
+        @Option var megabytes = 64
+        @Option(help: "Seconds to sleep between 1 MiB datasets.") var pause = 0.0
+
+        func run() throws {
+            let result = try StoreTorture.run(store: store.open(), seed: seed, megabytes: megabytes, pause: pause) {
+                FileHandle.standardOutput.write(Data("computing \(megabytes) MiB (pid \(ProcessInfo.processInfo.processIdentifier))\n".utf8))
+            }
+            print("\(result.computed ? "computed" : "reused") key \(result.key.short): data = \(result.outputs["data"]!.hex)")
+        }
+    }
+}
