@@ -1,0 +1,145 @@
+import Autodiff
+import Tensors
+
+/// What a ResNet's forward pass returns: the logits and the output of each group
+/// (conv2_x … conv5_x, the paper's group-0 … group-3), which attention losses and analyses read.
+public struct ResNetOutput {
+    public let logits: Variable
+    public let groups: [Variable]
+}
+
+/// The shape of a ResNet: which family, which block, how many per group and how wide.
+public struct ResNetConfiguration: Codable, Hashable, Sendable {
+    public enum Family: String, Codable, Sendable {
+        /// 7×7 stride-2 stem and 3×3 max-pool (He et al.'s ImageNet networks).
+        case imagenet
+        /// 3×3 stride-1 stem, no pooling (CIFAR-style networks for 28×28 and 32×32 images).
+        case smallImage = "small-image"
+    }
+    public enum Block: String, Codable, Sendable { case basic, bottleneck }
+
+    public var family: Family
+    public var block: Block
+    public var blocksPerGroup: [Int]
+    public var widths: [Int]
+    public var inputChannels: Int
+    public var classes: Int
+    public var normalizationMean: [Float]
+    public var normalizationStd: [Float]
+
+    public init(family: Family, block: Block, blocksPerGroup: [Int], widths: [Int], inputChannels: Int, classes: Int,
+                normalizationMean: [Float]? = nil, normalizationStd: [Float]? = nil) {
+        precondition(blocksPerGroup.count == widths.count && !widths.isEmpty, "one width per group")
+        self.family = family; self.block = block; self.blocksPerGroup = blocksPerGroup; self.widths = widths
+        self.inputChannels = inputChannels; self.classes = classes
+        let standard = InputNormalization.standard(channels: inputChannels)
+        self.normalizationMean = normalizationMean ?? standard.mean.value.scalars
+        self.normalizationStd = normalizationStd ?? standard.std.value.scalars
+    }
+
+    /// The ImageNet family by depth: 18, 34 (basic blocks), 50, 101, 152 (bottlenecks).
+    public static func imagenet(depth: Int, inputChannels: Int = 3, classes: Int) -> ResNetConfiguration {
+        let table: [Int: (Block, [Int])] = [18: (.basic, [2, 2, 2, 2]), 34: (.basic, [3, 4, 6, 3]),
+                                            50: (.bottleneck, [3, 4, 6, 3]), 101: (.bottleneck, [3, 4, 23, 3]),
+                                            152: (.bottleneck, [3, 8, 36, 3])]
+        guard let (block, blocks) = table[depth] else { preconditionFailure("no ImageNet ResNet of depth \(depth)") }
+        return ResNetConfiguration(family: .imagenet, block: block, blocksPerGroup: blocks, widths: [64, 128, 256, 512],
+                                   inputChannels: inputChannels, classes: classes)
+    }
+
+    /// Small-image ResNet of depth 6n+2 with three groups (ResNet-20: n = 3, widths 16/32/64).
+    public static func cifar(depth: Int, widths: [Int] = [16, 32, 64], inputChannels: Int, classes: Int) -> ResNetConfiguration {
+        precondition((depth - 2) % 6 == 0, "small-image ResNet depth must be 6n+2, got \(depth)")
+        let n = (depth - 2) / 6
+        return ResNetConfiguration(family: .smallImage, block: .basic, blocksPerGroup: Array(repeating: n, count: widths.count),
+                                   widths: widths, inputChannels: inputChannels, classes: classes)
+    }
+
+    public static func resnet20(inputChannels: Int = 1, classes: Int = 10) -> ResNetConfiguration {
+        cifar(depth: 20, inputChannels: inputChannels, classes: classes)
+    }
+
+    /// ResNet-18's blocks and widths (64/128/256/512) on the small-image stem.
+    public static func resnet18Small(inputChannels: Int = 3, classes: Int = 10) -> ResNetConfiguration {
+        ResNetConfiguration(family: .smallImage, block: .basic, blocksPerGroup: [2, 2, 2, 2], widths: [64, 128, 256, 512],
+                            inputChannels: inputChannels, classes: classes)
+    }
+
+    /// A short name for logs: `resnet20`, `resnet18-small`, `resnet101`.
+    public var name: String {
+        let perBlock = block == .basic ? 2 : 3
+        let depth = blocksPerGroup.reduce(0, +) * perBlock + 2
+        return family == .imagenet ? "resnet\(depth)" : (widths.count == 3 ? "resnet\(depth)" : "resnet\(depth)-small")
+    }
+}
+
+/// A residual network (He et al. 2015) with PyTorch's parameter names (`conv1`, `bn1`,
+/// `layer1.0.conv1`, …, `fc`), so that its checkpoints load into torchvision-style code.
+///
+///     var rng = SeededRandom(seed: 0)
+///     let model = ResNet(.resnet20(), rng: &rng)
+///     let out = model(tape.input(images, requiresGradient: false), mode: .evaluation)
+///     out.logits, out.groups[0]   // N×10 and N×16×28×28
+public final class ResNet: Module {
+    public let configuration: ResNetConfiguration
+    public let normalize: InputNormalization
+    let conv1: Conv2d
+    let bn1: BatchNorm2d
+    let groups: [[any ResidualBlock]]
+    let fc: Linear
+
+    public init(_ configuration: ResNetConfiguration, rng: inout SeededRandom) {
+        self.configuration = configuration
+        let c = configuration
+        normalize = InputNormalization(mean: c.normalizationMean, std: c.normalizationStd)
+        let stem = c.widths[0]
+        conv1 = c.family == .imagenet
+            ? Conv2d(name: "conv1", inChannels: c.inputChannels, outChannels: stem, kernel: 7, stride: 2, padding: 3, rng: &rng)
+            : Conv2d(name: "conv1", inChannels: c.inputChannels, outChannels: stem, kernel: 3, stride: 1, padding: 1, rng: &rng)
+        bn1 = BatchNorm2d(name: "bn1", channels: stem)
+        let expansion = c.block == .basic ? BasicBlock.expansion : Bottleneck.expansion
+        var inChannels = stem
+        var built: [[any ResidualBlock]] = []
+        for (g, (count, width)) in zip(c.blocksPerGroup, c.widths).enumerated() {
+            var blocks: [any ResidualBlock] = []
+            for b in 0..<count {
+                let stride = b == 0 && g > 0 ? 2 : 1
+                let name = "layer\(g + 1).\(b)"
+                blocks.append(c.block == .basic
+                    ? BasicBlock(name: name, inChannels: inChannels, width: width, stride: stride, rng: &rng)
+                    : Bottleneck(name: name, inChannels: inChannels, width: width, stride: stride, rng: &rng))
+                inChannels = width * expansion
+            }
+            built.append(blocks)
+        }
+        groups = built
+        fc = Linear(name: "fc", inFeatures: inChannels, outFeatures: c.classes, rng: &rng)
+    }
+
+    public var parameters: [Parameter] {
+        conv1.parameters + bn1.parameters + groups.flatMap { $0.flatMap(\.parameters) } + fc.parameters
+    }
+
+    public var buffers: [Buffer] {
+        normalize.buffers + bn1.buffers + groups.flatMap { $0.flatMap(\.buffers) }
+    }
+
+    public func callAsFunction(_ x: Variable, mode: Mode) -> ResNetOutput {
+        var h = relu(bn1(conv1(normalize(x)), mode: mode))
+        if configuration.family == .imagenet { h = maxPool2d(h, geometry: Conv2DGeometry(kernel: 3, stride: 2, padding: 1)) }
+        var taps: [Variable] = []
+        for blocks in groups {
+            for block in blocks { h = block(h, mode: mode) }
+            taps.append(h)
+        }
+        return ResNetOutput(logits: fc(globalAvgPool(h)), groups: taps)
+    }
+}
+
+/// A block of a residual group (basic or bottleneck).
+protocol ResidualBlock: Module {
+    func callAsFunction(_ x: Variable, mode: Mode) -> Variable
+}
+
+extension BasicBlock: ResidualBlock {}
+extension Bottleneck: ResidualBlock {}
