@@ -25,7 +25,7 @@ struct StoreCommand: ParsableCommand {
             content. IDs may be abbreviated to a unique prefix of at least 4 hex digits.
             """,
         subcommands: [List.self, Show.self, Verify.self, GC.self, Pin.self, Unpin.self, Pins.self,
-                      Export.self, Import.self, Torture.self]
+                      Export.self, Import.self, Bench.self, Torture.self]
     )
 
     struct List: ParsableCommand {
@@ -153,6 +153,51 @@ struct StoreCommand: ParsableCommand {
             print("imported \(report.added.count) artifacts (\(report.alreadyPresent.count) already present), "
                 + "\(report.runsAdded.count) run records (\(report.runsAlreadyPresent.count) already present)")
         }
+    }
+
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time store I/O against h5py doing the same on this machine.",
+            discussion: """
+                Writes and reads a 60000x28x28 uint8 dataset and a ResNet-18 checkpoint (62 float32 tensors, \
+                11.2M parameters), through the HDF5 layer and through the store, and runs the h5py peer \
+                (benchmarks/store/h5py_peer.py) on the same workloads. Prints atalp/h5py time ratios \
+                (below 1.0: atalp is faster) and the cost of a cache-hit lookup.
+                """)
+        @Option(help: "Repeats per workload (medians are reported).") var `repeat` = 5
+        @Option(help: "The h5py peer script.") var peer = "benchmarks/store/h5py_peer.py"
+        @Option(help: "The Python interpreter with h5py.") var python = "python3"
+        @Option(help: "Where to write the files (default: a temp directory).") var directory: String?
+
+        func run() throws {
+            let base = directory ?? NSTemporaryDirectory()
+            let ours = try StoreBenchmark.run(directory: "\(base)/atalp-store-bench-\(ProcessInfo.processInfo.processIdentifier)", repeats: `repeat`)
+            let lookup = try StoreBenchmark.lookupCost(directory: "\(base)/atalp-store-bench-lookup-\(ProcessInfo.processInfo.processIdentifier)")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [python, peer, "--repeat", "\(`repeat`)"] + (directory.map { ["--dir", $0] } ?? [])
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0,
+                  let peerResults = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Double]] else {
+                throw ValidationError("the h5py peer (\(python) \(peer)) failed; is h5py installed (pip install h5py)?")
+            }
+            var rows = [["workload", "size", "atalp write", "h5py write", "ratio", "atalp read", "h5py read", "ratio"]]
+            for t in ours {
+                let p = peerResults[t.name] ?? [:]
+                let pw = p["write"] ?? .nan, pr = p["read"] ?? .nan
+                rows.append([t.name, StoreText.size(t.bytes), ms(t.write), ms(pw), ratio(t.write, pw), ms(t.read), ms(pr), ratio(t.read, pr)])
+            }
+            print(StoreText.table(rows), terminator: "")
+            print("cache-hit lookup (2 outputs): \(String(format: "%.1f", lookup * 1e6)) µs")
+            print("medians of \(`repeat`) runs; ratio = atalp time / h5py time (goal ≤ 1.0)")
+        }
+
+        func ms(_ seconds: Double) -> String { seconds.isNaN ? "-" : String(format: "%.0f ms", seconds * 1000) }
+        func ratio(_ a: Double, _ b: Double) -> String { b.isNaN || b == 0 ? "-" : String(format: "%.2f", a / b) }
     }
 
     /// A synthetic stage for crash and concurrency experiments; not for users.
