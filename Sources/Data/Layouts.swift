@@ -32,12 +32,24 @@ public struct SourceFile: Sendable, Equatable {
     public var split: Split
     /// A key-region mask file (a 17 Flowers trimap), if there is one.
     public var maskPath: String?
+
+    public init(path: String, relativePath: String, label: Int32, split: Split, maskPath: String? = nil) {
+        self.path = path
+        self.relativePath = relativePath
+        self.label = label
+        self.split = split
+        self.maskPath = maskPath
+    }
 }
 
 /// A file a scan or a decode passed over, and why.
 public struct SkippedFile: Sendable, Equatable, CustomStringConvertible {
     public var path: String
     public var reason: String
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
     public var description: String { "\(path): \(reason)" }
 }
 
@@ -62,6 +74,16 @@ public struct SourceListing: Sendable {
     public var skipped: [SkippedFile]
     /// Whether the split came from the layout itself (true) or from `SplitOptions` (false).
     public var splitFromLayout: Bool
+
+    public init(layout: Layout, root: String, classNames: [String], files: [SourceFile], skipped: [SkippedFile] = [],
+                splitFromLayout: Bool) {
+        self.layout = layout
+        self.root = root
+        self.classNames = classNames
+        self.files = files
+        self.skipped = skipped
+        self.splitFromLayout = splitFromLayout
+    }
 
     /// Files per split and class: `counts[.train]![c]`.
     public func counts(_ split: Split) -> [Int] {
