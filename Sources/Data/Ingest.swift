@@ -143,27 +143,48 @@ public enum Ingest {
                                root: listing.root, preprocessing: preprocessing, split: split)
     }
 
-    /// Resamples every image of an already-ingested data set (Fashion-MNIST 28×28 → 32×32, say).
-    /// Masks are resampled with the same geometry.
-    public static func preprocess(_ data: PreparedDataset, with preprocessing: Preprocessing) throws -> PreparedDataset {
+    /// Resamples every image of an already-ingested data set (Fashion-MNIST 28×28 → 32×32, say),
+    /// in parallel over `threads`. Masks are resampled with the same geometry.
+    public static func preprocess(_ data: PreparedDataset, with preprocessing: Preprocessing,
+                                  threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                                  progress: Progress? = nil) throws -> PreparedDataset {
         try preprocessing.validate()
+        let total = data.train.count + data.test.count
+        let counter = Counter()
         func convert(_ d: ImageDataset) -> ImageDataset {
             let size = preprocessing.channels * preprocessing.width * preprocessing.height
             let plane = preprocessing.width * preprocessing.height
+            let inPlane = d.height * d.width
             var images = [UInt8](repeating: 0, count: d.count * size)
-            var masks: [UInt8]? = d.masks.map { _ in [UInt8](repeating: 0, count: d.count * plane) }
-            for n in 0..<d.count {
-                let raw = RawImage(planar: Array(d.image(n)), channels: d.channels, height: d.height, width: d.width)
-                images.replaceSubrange(n * size ..< (n + 1) * size, with: preprocessing.apply(to: raw))
-                if let m = d.masks {
-                    let mask = RawImage(pixels: Array(m[n * d.height * d.width ..< (n + 1) * d.height * d.width]),
-                                        width: d.width, height: d.height, channels: 1)
-                    masks!.replaceSubrange(n * plane ..< (n + 1) * plane, with: preprocessing.applyMask(mask) { pixel, _ in pixel.pointee != 0 })
+            var masks = [UInt8](repeating: 0, count: d.masks == nil ? 0 : d.count * plane)
+            images.withUnsafeMutableBufferPointer { imageBuffer in
+                masks.withUnsafeMutableBufferPointer { maskBuffer in
+                    let out = SendablePointers(images: imageBuffer.baseAddress, masks: maskBuffer.baseAddress)
+                    let workers = max(1, min(threads, d.count))
+                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                        var n = worker
+                        while n < d.count {
+                            let raw = RawImage(planar: Array(d.image(n)), channels: d.channels, height: d.height, width: d.width)
+                            preprocessing.apply(to: raw).withUnsafeBufferPointer {
+                                (out.images! + n * size).update(from: $0.baseAddress!, count: size)
+                            }
+                            if let m = d.masks {
+                                let mask = RawImage(pixels: Array(m[n * inPlane ..< (n + 1) * inPlane]),
+                                                    width: d.width, height: d.height, channels: 1)
+                                preprocessing.applyMask(mask) { pixel, _ in pixel.pointee != 0 }.withUnsafeBufferPointer {
+                                    (out.masks! + n * plane).update(from: $0.baseAddress!, count: plane)
+                                }
+                            }
+                            let done = counter.increment()
+                            if let progress, done % 1024 == 0 || done == total { progress(done, total) }
+                            n += workers
+                        }
+                    }
                 }
             }
             return ImageDataset(images: images, labels: d.labels, count: d.count, channels: preprocessing.channels,
                                 height: preprocessing.height, width: preprocessing.width, classNames: d.classNames,
-                                fileNames: d.fileNames, masks: masks)
+                                fileNames: d.fileNames, masks: d.masks == nil ? nil : masks)
         }
         var out = data
         out.train = convert(data.train)

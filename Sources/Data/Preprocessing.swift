@@ -5,7 +5,7 @@ import Foundation
 /// antialiased bilinear filter. `fit: .stretch` instead resizes straight to `height`×`width`.
 ///
 ///     let p = Preprocessing(size: 224)                       // ResNet-101 input, as the paper
-///     let q = Preprocessing(size: 32, filter: .bilinear)     // small-image runs
+///     let q = Preprocessing(size: 32, filter: .area)         // small-image runs, box filter
 ///     let r = Preprocessing(size: 224, resizeShorterSide: 256)   // torchvision's eval transform
 ///
 /// JPEG files shrunk by 2× or more decode at 1/2, 1/4 or 1/8 scale first (libjpeg's DCT scaling),
@@ -31,7 +31,7 @@ public struct Preprocessing: Sendable, Equatable, Hashable, Codable {
     public var dctScaling: Bool
 
     public init(width: Int, height: Int, resizeShorterSide: Int? = nil, fit: Fit = .centerCrop,
-                filter: ResizeFilter = .area, channels: Int = 3, dctScaling: Bool = true) {
+                filter: ResizeFilter = .bilinear, channels: Int = 3, dctScaling: Bool = true) {
         self.width = width
         self.height = height
         self.resizeShorterSide = resizeShorterSide
@@ -41,7 +41,7 @@ public struct Preprocessing: Sendable, Equatable, Hashable, Codable {
         self.dctScaling = dctScaling
     }
 
-    public init(size: Int, resizeShorterSide: Int? = nil, fit: Fit = .centerCrop, filter: ResizeFilter = .area,
+    public init(size: Int, resizeShorterSide: Int? = nil, fit: Fit = .centerCrop, filter: ResizeFilter = .bilinear,
                 channels: Int = 3, dctScaling: Bool = true) {
         self.init(width: size, height: size, resizeShorterSide: resizeShorterSide, fit: fit, filter: filter,
                   channels: channels, dctScaling: dctScaling)
