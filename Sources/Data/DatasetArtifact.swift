@@ -12,7 +12,8 @@ import Store
 ///
 /// Attributes: on `/`: `layout` (string), `class_names` (string array), `preprocessing` (string,
 /// canonical JSON; "" for native-size data), `split` (string, JSON `{"seed":…,"testFraction":…}`, ""
-/// when the layout brought its own split), `skipped` (string array, `"path: reason"`); on `train`
+/// when the layout brought its own split), `skipped` (string array, `"path: reason"`, the path
+/// relative to the source root); on `train`
 /// and `test`: `file_names` (string array, one per image, relative to the source root).
 ///
 /// The source root's absolute path is deliberately not stored: it is not content, and the same
@@ -53,7 +54,10 @@ public enum DatasetArtifact {
         try w.setAttribute("class_names", .strings(data.train.classNames), on: "/")
         try w.setAttribute("preprocessing", .string(data.preprocessing.map(canonicalJSON) ?? ""), on: "/")
         try w.setAttribute("split", .string(data.split.map(canonicalJSON) ?? ""), on: "/")
-        try w.setAttribute("skipped", .strings(data.skipped.map(\.description)), on: "/")
+        // Skipped paths relative to the source root too, so the id does not depend on where it lives.
+        let skipped = data.skipped.map { SkippedFile(path: data.root.isEmpty ? $0.path : LayoutScanner.relative($0.path, to: data.root),
+                                                     reason: $0.reason) }
+        try w.setAttribute("skipped", .strings(skipped.map(\.description)), on: "/")
         for (name, d) in [("train", data.train), ("test", data.test)] {
             try d.validate(path: name)
             try w.createGroup(name)
