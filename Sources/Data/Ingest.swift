@@ -90,15 +90,34 @@ public enum Ingest {
                               progress: Progress? = nil) throws -> PreparedDataset {
         try preprocessing.validate()
         if strict, let first = listing.skipped.first { throw DataError(.layout, path: first.path, first.reason) }
-        let files = listing.files
+        let anyMasks = listing.files.contains { $0.maskPath != nil }
+        let total = listing.files.count
+        let counter = Counter()
+        var results: [Split: (ImageDataset, [SkippedFile])] = [:]
+        for part in [Split.train, .test] {
+            let files = listing.files.filter { $0.split == part }
+            results[part] = decodeSplit(files, classNames: listing.classNames, preprocessing: preprocessing,
+                                        withMasks: anyMasks, threads: threads) { _ in
+                let done = counter.increment()
+                if let progress, done % 64 == 0 || done == total { progress(done, total) }
+            }
+        }
+        let failed = results[.train]!.1 + results[.test]!.1
+        if strict, let first = failed.first { throw DataError(.corrupt, path: first.path, first.reason) }
+        return PreparedDataset(train: results[.train]!.0, test: results[.test]!.0, skipped: listing.skipped + failed,
+                               layout: listing.layout, root: listing.root, preprocessing: preprocessing, split: split)
+    }
+
+    /// Decodes `files` in parallel straight into one split's arrays; failed files are then squeezed
+    /// out in place, so the peak memory is one copy of the split, not two.
+    static func decodeSplit(_ files: [SourceFile], classNames: [String], preprocessing: Preprocessing, withMasks: Bool,
+                            threads: Int, tick: @Sendable (Int) -> Void) -> (ImageDataset, [SkippedFile]) {
         let n = files.count
         let imageSize = preprocessing.channels * preprocessing.width * preprocessing.height
         let plane = preprocessing.width * preprocessing.height
-        let anyMasks = files.contains { $0.maskPath != nil }
         var images = [UInt8](repeating: 0, count: n * imageSize)
-        var masks = [UInt8](repeating: 0, count: anyMasks ? n * plane : 0)
+        var masks = [UInt8](repeating: 0, count: withMasks ? n * plane : 0)
         let failures = FailureList(count: n)
-        let counter = Counter()
         images.withUnsafeMutableBufferPointer { imageBuffer in
             masks.withUnsafeMutableBufferPointer { maskBuffer in
                 let out = SendablePointers(images: imageBuffer.baseAddress, masks: maskBuffer.baseAddress)
@@ -124,23 +143,36 @@ public enum Ingest {
                         } catch {
                             failures.set(i, SkippedFile(path: file.path, reason: "\(error)"))
                         }
-                        let done = counter.increment()
-                        if let progress, done % 64 == 0 || done == n { progress(done, n) }
+                        tick(i)
                         i += workers
                     }
                 }
             }
         }
-        let failed = failures.all
-        if strict, let first = failed.first { throw DataError(.corrupt, path: first.path, first.reason) }
-        var keep: [Split: [Int]] = [.train: [], .test: []]
-        for i in 0..<n where failures.get(i) == nil { keep[files[i].split]!.append(i) }
-        let all = ImageDataset(images: images, labels: files.map(\.label), count: n, channels: preprocessing.channels,
-                               height: preprocessing.height, width: preprocessing.width, classNames: listing.classNames,
-                               fileNames: files.map(\.relativePath), masks: anyMasks ? masks : nil)
-        let train = all.subset(keep[.train]!), test = all.subset(keep[.test]!)
-        return PreparedDataset(train: train, test: test, skipped: listing.skipped + failed, layout: listing.layout,
-                               root: listing.root, preprocessing: preprocessing, split: split)
+        var kept: [Int] = []
+        for i in 0..<n where failures.get(i) == nil { kept.append(i) }
+        if kept.count < n {
+            // Compact: image kept[j] moves down to slot j (j ≤ kept[j], so nothing is overwritten unread).
+            images.withUnsafeMutableBufferPointer { b in
+                for (j, i) in kept.enumerated() where j != i {
+                    UnsafeMutableRawPointer(b.baseAddress! + j * imageSize).copyMemory(from: b.baseAddress! + i * imageSize, byteCount: imageSize)
+                }
+            }
+            images.removeLast((n - kept.count) * imageSize)
+            if withMasks {
+                masks.withUnsafeMutableBufferPointer { b in
+                    for (j, i) in kept.enumerated() where j != i {
+                        UnsafeMutableRawPointer(b.baseAddress! + j * plane).copyMemory(from: b.baseAddress! + i * plane, byteCount: plane)
+                    }
+                }
+                masks.removeLast((n - kept.count) * plane)
+            }
+        }
+        let dataset = ImageDataset(images: images, labels: kept.map { files[$0].label }, count: kept.count,
+                                   channels: preprocessing.channels, height: preprocessing.height, width: preprocessing.width,
+                                   classNames: classNames, fileNames: kept.map { files[$0].relativePath },
+                                   masks: withMasks ? masks : nil)
+        return (dataset, failures.all)
     }
 
     /// Resamples every image of an already-ingested data set (Fashion-MNIST 28×28 → 32×32, say),
