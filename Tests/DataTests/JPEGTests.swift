@@ -1,4 +1,5 @@
 import CJPEG
+import CPNG
 import Foundation
 import Testing
 @testable import Data
@@ -119,5 +120,26 @@ import Testing
         expectDataError(.corrupt, naming: folder.file("really-a-jpeg.png"), containing: "not a PNG") {
             try PNG.decode(contentsOf: folder.file("really-a-jpeg.png"))
         }
+    }
+}
+
+@Suite struct PNGFormatTests {
+    /// 16-bit samples are scaled to 8 bits without gamma: 65535 → 255, 32896 → 128 (32896·255/65535 = 128.0).
+    @Test func sixteenBitGrayScalesWithoutGamma() throws {
+        var image = png_image()
+        image.version = atalp_png_version()
+        image.width = 3
+        image.height = 1
+        image.format = atalp_png_flag_linear()
+        let samples: [UInt16] = [0, 65535, 32896]
+        var size = 0
+        _ = samples.withUnsafeBytes { png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, 0, nil) }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let ok = bytes.withUnsafeMutableBytes { out in
+            samples.withUnsafeBytes { png_image_write_to_memory(&image, out.baseAddress, &size, 0, $0.baseAddress, 0, nil) }
+        }
+        #expect(ok != 0)
+        let decoded = try PNG.decode(Array(bytes.prefix(size)), path: "wide.png")
+        #expect(decoded.channels == 1 && decoded.pixels == [0, 255, 128])
     }
 }
