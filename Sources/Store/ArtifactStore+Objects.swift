@@ -75,7 +75,7 @@ extension ArtifactStore {
         try JSONFile.write([
             "id": id.hex, "kind": kind, "stage": stage, "inputs": JSONFile.json(inputs),
             "bytes": stamp.size, "mtime_ns": stamp.mtime, "created": created.timeIntervalSince1970,
-        ], to: sidecarPath(id))
+        ], to: sidecarPath(id), durable: false)   // a lost or torn sidecar only costs a rehash
     }
 
     /// Size and modification time (ns) of a file: the cheap fingerprint checked on every lookup.

@@ -164,40 +164,68 @@ struct StoreCommand: ParsableCommand {
                 (benchmarks/store/h5py_peer.py) on the same workloads. Prints atalp/h5py time ratios \
                 (below 1.0: atalp is faster) and the cost of a cache-hit lookup.
                 """)
-        @Option(help: "Repeats per workload (medians are reported).") var `repeat` = 5
+        @Option(help: "Rounds; each round times every workload once in atalp, then once in h5py (medians are reported).")
+        var rounds = 5
         @Option(help: "The h5py peer script.") var peer = "benchmarks/store/h5py_peer.py"
         @Option(help: "The Python interpreter with h5py.") var python = "python3"
         @Option(help: "Where to write the files (default: a temp directory).") var directory: String?
 
         func run() throws {
             let base = directory ?? NSTemporaryDirectory()
-            let ours = try StoreBenchmark.run(directory: "\(base)/atalp-store-bench-\(ProcessInfo.processInfo.processIdentifier)", repeats: `repeat`)
-            let lookup = try StoreBenchmark.lookupCost(directory: "\(base)/atalp-store-bench-lookup-\(ProcessInfo.processInfo.processIdentifier)")
+            let pid = ProcessInfo.processInfo.processIdentifier
+            let workloads = StoreBenchmark.Workloads()
+            // Interleaved rounds, so that load from other processes on a shared machine hits both sides alike.
+            var ours: [String: [StoreBenchmark.Timing]] = [:], theirs: [String: [[String: Double]]] = [:]
+            var names: [String] = []
+            for _ in 0..<rounds {
+                for t in try StoreBenchmark.run(workloads, directory: "\(base)/atalp-store-bench-\(pid)", repeats: 1) {
+                    if ours[t.name] == nil { names.append(t.name) }
+                    ours[t.name, default: []].append(t)
+                }
+                for (name, values) in try runPeer() { theirs[name, default: []].append(values) }
+            }
+            let lookup = try StoreBenchmark.lookupCost(directory: "\(base)/atalp-store-bench-lookup-\(pid)")
+            // Minimum and median of the rounds: the minimum is the least disturbed by other load.
+            var rows = [["workload", "size", "atalp write", "h5py write", "ratio", "atalp read", "h5py read", "ratio"]]
+            for name in names {
+                let mine = ours[name]!, peer = theirs[name] ?? []
+                let w = mine.map(\.write), r = mine.map(\.read)
+                let pw = peer.compactMap { $0["write"] }, pr = peer.compactMap { $0["read"] }
+                rows.append([name, StoreText.size(mine[0].bytes), ms(w), ms(pw), ratio(w, pw), ms(r), ms(pr), ratio(r, pr)])
+            }
+            print(StoreText.table(rows), terminator: "")
+            print("cache-hit lookup (2 outputs): \(String(format: "%.1f", lookup * 1e6)) µs")
+            print("min / median of \(rounds) interleaved rounds; ratio = atalp time / h5py time (goal ≤ 1.0)")
+        }
+
+        func runPeer() throws -> [String: [String: Double]] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [python, peer, "--repeat", "\(`repeat`)"] + (directory.map { ["--dir", $0] } ?? [])
+            process.arguments = [python, peer, "--repeat", "1"] + (directory.map { ["--dir", $0] } ?? [])
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             guard process.terminationStatus == 0,
-                  let peerResults = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Double]] else {
+                  let results = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Double]] else {
                 throw ValidationError("the h5py peer (\(python) \(peer)) failed; is h5py installed (pip install h5py)?")
             }
-            var rows = [["workload", "size", "atalp write", "h5py write", "ratio", "atalp read", "h5py read", "ratio"]]
-            for t in ours {
-                let p = peerResults[t.name] ?? [:]
-                let pw = p["write"] ?? .nan, pr = p["read"] ?? .nan
-                rows.append([t.name, StoreText.size(t.bytes), ms(t.write), ms(pw), ratio(t.write, pw), ms(t.read), ms(pr), ratio(t.read, pr)])
-            }
-            print(StoreText.table(rows), terminator: "")
-            print("cache-hit lookup (2 outputs): \(String(format: "%.1f", lookup * 1e6)) µs")
-            print("medians of \(`repeat`) runs; ratio = atalp time / h5py time (goal ≤ 1.0)")
+            return results
         }
 
-        func ms(_ seconds: Double) -> String { seconds.isNaN ? "-" : String(format: "%.0f ms", seconds * 1000) }
-        func ratio(_ a: Double, _ b: Double) -> String { b.isNaN || b == 0 ? "-" : String(format: "%.2f", a / b) }
+        func median(_ values: [Double]) -> Double {
+            let s = values.sorted()
+            return s.isEmpty ? .nan : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
+
+        func ms(_ values: [Double]) -> String {
+            values.isEmpty ? "-" : String(format: "%.0f / %.0f ms", values.min()! * 1000, median(values) * 1000)
+        }
+        func ratio(_ a: [Double], _ b: [Double]) -> String {
+            guard let amin = a.min(), let bmin = b.min(), bmin > 0 else { return "-" }
+            return String(format: "%.2f / %.2f", amin / bmin, median(a) / median(b))
+        }
     }
 
     /// A synthetic stage for crash and concurrency experiments; not for users.

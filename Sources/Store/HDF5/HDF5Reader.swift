@@ -1,4 +1,7 @@
 import CHDF5
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads datasets and attributes from a file opened by `HDF5File.read`. Valid only inside that closure.
 ///
@@ -96,6 +99,7 @@ public final class HDF5Reader {
             let shape = try shape(dataset, name)
             let byteCount = shape.reduce(1, *) * dtype.size
             let bytes = try [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initialized in
+                Self.adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
                 if byteCount > 0 {
                     try check.ok(H5Dread(dataset, dtype.memoryType, shim_H5S_ALL(), shim_H5S_ALL(), shim_H5P_DEFAULT(), buffer.baseAddress),
                                  "cannot read dataset '\(name)'")
@@ -187,6 +191,7 @@ public final class HDF5Reader {
             guard stored == T.hdf5DType else { throw check.fail("dataset '\(name)' is \(stored), not \(T.hdf5DType)") }
             let count = try shape(dataset, name).reduce(1, *)
             return try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                Self.adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
                 if count > 0 {
                     try check.ok(H5Dread(dataset, stored.memoryType, shim_H5S_ALL(), shim_H5S_ALL(), shim_H5P_DEFAULT(), buffer.baseAddress),
                                  "cannot read dataset '\(name)'")
@@ -265,6 +270,21 @@ public final class HDF5Reader {
             let trimmed = slice.prefix { $0 != 0 }
             return String(decoding: trimmed, as: UTF8.self).trimmingSpaces()
         }
+    }
+
+    /// Asks Linux to back a large, not yet touched buffer with transparent huge pages (where THP is
+    /// in "madvise" mode, the common default): one fault per 2 MiB instead of per 4 KiB, which makes
+    /// reading a 47 MB dataset into a fresh array ~2× faster. NumPy does the same for its arrays.
+    static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
+        #if os(Linux)
+        let huge = 2 << 20
+        guard buffer.count >= 2 * huge, let base = buffer.baseAddress else { return }
+        let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
+        let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
+        if end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) {
+            _ = madvise(pointer, end - start, MADV_HUGEPAGE)
+        }
+        #endif
     }
 
     private static func describe(_ type: hid_t) -> String {

@@ -3,7 +3,9 @@ import Foundation
 /// Small JSON documents of the store (sidecars, run records), written atomically: temp file in the
 /// same directory, fsync, rename.
 enum JSONFile {
-    static func write(_ object: [String: Any], to path: String) throws {
+    /// With `durable: false` the file is not fsynced: for caches that are rebuilt when lost or torn
+    /// (sidecars), where an fsync per artifact would be pure cost.
+    static func write(_ object: [String: Any], to path: String, durable: Bool = true) throws {
         let data: Data
         do {
             data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
@@ -13,7 +15,7 @@ enum JSONFile {
         let temp = "\(POSIX.directory(of: path))/.\(POSIX.basename(of: path)).tmp-\(POSIX.uniqueSuffix())"
         do {
             try (data + Data("\n".utf8)).write(to: URL(fileURLWithPath: temp))
-            try POSIX.fsyncFile(temp)
+            if durable { try POSIX.fsyncFile(temp) }
             try POSIX.rename(temp, path)
         } catch {
             POSIX.unlinkIfPresent(temp)
