@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "Autodiff", targets: ["Autodiff"]),
         .library(name: "NN", targets: ["NN"]),
+        .library(name: "Robustness", targets: ["Robustness"]),
         .library(name: "Store", targets: ["Store"]),
         .library(name: "Data", targets: ["Data"]),
     ],
@@ -24,10 +25,11 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS"]),
         .target(name: "Autodiff", dependencies: ["Tensors"]),
         .target(name: "NN", dependencies: ["Autodiff", "Store"]),
+        .target(name: "Robustness", dependencies: ["NN"]),
         .target(name: "Store", dependencies: ["CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Data", dependencies: ["CJPEG", "CPNG", "CZlib", "Store"]),
         .executableTarget(name: "atalp", dependencies: [
-            "Tensors", "Autodiff", "NN", "Store", "Data",
+            "Tensors", "Autodiff", "NN", "Robustness", "Store", "Data",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmark of the Data module against Pillow (see benchmarks/data/)
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff", "NN"]),
         .testTarget(name: "NNTests", dependencies: ["NN"]),
+        .testTarget(name: "RobustnessTests", dependencies: ["Robustness", "Data"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
     ],

@@ -16,6 +16,8 @@ final class OpGradientTests: XCTestCase {
             (3, 2, 5, 5, Conv2DGeometry(kernel: 1, stride: 2)),
             (2, 2, 7, 6, Conv2DGeometry(kernelHeight: 3, kernelWidth: 2, strideHeight: 2, strideWidth: 1, padHeight: 0, padWidth: 2)),
             (1, 2, 9, 9, Conv2DGeometry(kernel: 7, stride: 2, padding: 3)),
+            (2, 3, 6, 6, Conv2DGeometry(kernel: 3, stride: 1, padding: 0)),
+            (2, 2, 5, 5, Conv2DGeometry(kernel: 5, stride: 1, padding: 2)),
         ]
         for (c, o, h, w, g) in cases {
             checkGradients([randn([3, c, h, w]), randn([o, c, g.kernelHeight, g.kernelWidth])], samples: 24) {

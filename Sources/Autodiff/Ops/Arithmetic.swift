@@ -3,7 +3,7 @@ import Foundation
 
 /// Elementwise arithmetic on variables of equal shape, and with constants.
 public func + (a: Variable, b: Variable) -> Variable {
-    a.recordingTape.record(a.value + b.value, inputs: [a, b]) { dy in
+    a.recordingTape.record(Profiler.measure("add") { a.value + b.value }, inputs: [a, b]) { dy in
         a.accumulateGradient(dy)
         b.accumulateGradient(dy)
     }

@@ -5,13 +5,17 @@ import Tensors
 /// from `unbiasedVariance` in training mode).
 public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable, mode: BatchNormMode,
                       epsilon: Float = 1e-5) -> (output: Variable, statistics: BatchNormForwardResult) {
-    var saved = Tensor.backend.batchNormForward(x.value, gamma: gamma.value, beta: beta.value, mode: mode, epsilon: epsilon)
+    var saved = Profiler.measure("batch norm forward") {
+        Tensor.backend.batchNormForward(x.value, gamma: gamma.value, beta: beta.value, mode: mode, epsilon: epsilon)
+    }
     let y = saved.output
     saved.output = Tensor(shape: [0])  // the pullback needs the statistics, not a second copy of y
     let out = x.recordingTape.record(y, inputs: [x, gamma, beta]) { [saved] dy in
         let needAffine = gamma.requiresGradient || beta.requiresGradient
-        let (dx, dg, db) = Tensor.backend.batchNormBackward(gradOutput: dy, input: x.value, gamma: gamma.value, saved: saved,
-                                                            needInput: x.requiresGradient, needAffine: needAffine)
+        let (dx, dg, db) = Profiler.measure("batch norm backward") {
+            Tensor.backend.batchNormBackward(gradOutput: dy, input: x.value, gamma: gamma.value, saved: saved,
+                                             needInput: x.requiresGradient, needAffine: needAffine)
+        }
         if let dx { x.accumulateGradient(dx) }
         if let dg { gamma.accumulateGradient(dg) }
         if let db { beta.accumulateGradient(db) }

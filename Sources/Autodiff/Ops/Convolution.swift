@@ -3,13 +3,25 @@ import Tensors
 /// 2-D convolution, x: N×C×H×W, weight: O×C×KH×KW (PyTorch's OIHW) → N×O×Ho×Wo.
 /// Backward: dx = col2im(Wᵀ·dY), dW = Σₙ dYₙ·colsₙᵀ — each computed only if its input needs it.
 public func conv2d(_ x: Variable, weight: Variable, geometry: Conv2DGeometry) -> Variable {
-    let y = Tensor.backend.conv2d(x.value, weight: weight.value, geometry: geometry)
+    let flops = convolutionFlops(input: x.shape, weight: weight.shape, geometry: geometry)
+    let y = Profiler.measure("conv2d forward", flops: flops) {
+        Tensor.backend.conv2d(x.value, weight: weight.value, geometry: geometry)
+    }
     return x.recordingTape.record(y, inputs: [x, weight]) { dy in
-        let (dx, dw) = Tensor.backend.conv2dBackward(gradOutput: dy, input: x.value, weight: weight.value, geometry: geometry,
-                                                     needInput: x.requiresGradient, needWeight: weight.requiresGradient)
+        let passes = (x.requiresGradient ? 1.0 : 0) + (weight.requiresGradient ? 1 : 0)
+        let (dx, dw) = Profiler.measure("conv2d backward", flops: flops * passes) {
+            Tensor.backend.conv2dBackward(gradOutput: dy, input: x.value, weight: weight.value, geometry: geometry,
+                                          needInput: x.requiresGradient, needWeight: weight.requiresGradient)
+        }
         if let dx { x.accumulateGradient(dx) }
         if let dw { weight.accumulateGradient(dw) }
     }
+}
+
+/// Multiply-adds ×2 of one convolution pass: 2·N·O·(C·KH·KW)·(Ho·Wo).
+func convolutionFlops(input: [Int], weight: [Int], geometry: Conv2DGeometry) -> Double {
+    let (oh, ow) = geometry.outputSize(height: input[2], width: input[3])
+    return 2 * Double(input[0]) * Double(weight[0]) * Double(weight[1] * weight[2] * weight[3]) * Double(oh * ow)
 }
 
 /// Adds a per-channel bias b[c] to an N×C×… tensor.  d/db = Σ over all but the channel axis.

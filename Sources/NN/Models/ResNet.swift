@@ -1,13 +1,6 @@
 import Autodiff
 import Tensors
 
-/// What a ResNet's forward pass returns: the logits and the output of each group
-/// (conv2_x … conv5_x, the paper's group-0 … group-3), which attention losses and analyses read.
-public struct ResNetOutput {
-    public let logits: Variable
-    public let groups: [Variable]
-}
-
 /// The shape of a ResNet: which family, which block, how many per group and how wide.
 public struct ResNetConfiguration: Codable, Hashable, Sendable {
     public enum Family: String, Codable, Sendable {
@@ -80,7 +73,7 @@ public struct ResNetConfiguration: Codable, Hashable, Sendable {
 ///     let model = ResNet(.resnet20(), rng: &rng)
 ///     let out = model(tape.input(images, requiresGradient: false), mode: .evaluation)
 ///     out.logits, out.groups[0]   // N×10 and N×16×28×28
-public final class ResNet: Module {
+public final class ResNet: Classifier {
     public let configuration: ResNetConfiguration
     public let normalize: InputNormalization
     let conv1: Conv2d
@@ -124,7 +117,7 @@ public final class ResNet: Module {
         normalize.buffers + bn1.buffers + groups.flatMap { $0.flatMap(\.buffers) }
     }
 
-    public func callAsFunction(_ x: Variable, mode: Mode) -> ResNetOutput {
+    public func callAsFunction(_ x: Variable, mode: Mode) -> ClassifierOutput {
         var h = relu(bn1(conv1(normalize(x)), mode: mode))
         if configuration.family == .imagenet { h = maxPool2d(h, geometry: Conv2DGeometry(kernel: 3, stride: 2, padding: 1)) }
         var taps: [Variable] = []
@@ -132,7 +125,7 @@ public final class ResNet: Module {
             for block in blocks { h = block(h, mode: mode) }
             taps.append(h)
         }
-        return ResNetOutput(logits: fc(globalAvgPool(h)), groups: taps)
+        return ClassifierOutput(logits: fc(globalAvgPool(h)), groups: taps)
     }
 }
 

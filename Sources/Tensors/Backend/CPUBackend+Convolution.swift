@@ -65,6 +65,20 @@ extension CPUBackend {
         let (n, c, h, w) = x.nchw
         let o = weight.shape[0], (oh, ow) = g.outputSize(height: h, width: w)
         precondition(dy.shape == [n, o, oh, ow], "conv2d gradient \(dy.shape) does not match output [\(n), \(o), \(oh), \(ow)]")
+        // With stride 1 the input gradient is itself a convolution: dY with the weights flipped in space
+        // and transposed in channels, padded by K−1−p. That reuses the forward path (a plain im2col
+        // copy) instead of col2im's scattered read-modify-write, which costs as much as the product.
+        let transposedInput = needInput && !g.isPointwise && g.strideHeight == 1 && g.strideWidth == 1
+            && g.padHeight < g.kernelHeight && g.padWidth < g.kernelWidth
+        var dx: Tensor? = nil
+        if transposedInput {
+            dx = conv2d(dy, weight: flippedTransposed(weight),
+                        geometry: Conv2DGeometry(kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth, strideHeight: 1, strideWidth: 1,
+                                                 padHeight: g.kernelHeight - 1 - g.padHeight, padWidth: g.kernelWidth - 1 - g.padWidth))
+        }
+        let scatterInput = needInput && !transposedInput
+        guard needWeight || scatterInput else { return (dx, nil) }
+
         let pixels = oh * ow, k = c * g.kernelHeight * g.kernelWidth
         let tile = Self.imagesPerTile(outputPixels: pixels)
         let chunks = Parallel.chunkCount(n)
@@ -72,9 +86,8 @@ extension CPUBackend {
         let partials = needWeight ? UnsafeMutablePointer<Float>.allocate(capacity: chunks * o * k) : nil
         partials?.initialize(repeating: 0, count: chunks * o * k)
         defer { partials?.deallocate() }
-        var dx: Tensor? = needInput ? Tensor(shape: x.shape) : nil
-
-        let dxP: SendablePointer<Float>? = needInput ? dx!.withUnsafeMutableBufferPointer { SendablePointer($0) } : nil
+        if scatterInput { dx = Tensor(shape: x.shape) }
+        let dxP: SendablePointer<Float>? = scatterInput ? dx!.withUnsafeMutableBufferPointer { SendablePointer($0) } : nil
         let partialsP = partials.map { SendablePointer($0) }
         dy.withUnsafeBufferPointer { dyb in x.withUnsafeBufferPointer { xb in weight.withUnsafeBufferPointer { wb in
             let dyP = SendablePointer(dyb), xP = SendablePointer(xb), wP = SendablePointer(wb)
@@ -147,12 +160,28 @@ extension CPUBackend {
         }
         return (dx, dw)
     }
+
+    /// W'[c, o, i, j] = W[o, c, KH−1−i, KW−1−j]: the weights of the transposed (input-gradient) convolution.
+    func flippedTransposed(_ weight: Tensor) -> Tensor {
+        let (o, c, kh, kw) = weight.nchw
+        return weight.withUnsafeBufferPointer { src in
+            Tensor(shape: [c, o, kh, kw]) { dst in
+                for oc in 0..<o { for ic in 0..<c { for i in 0..<kh { for j in 0..<kw {
+                    dst[((ic * o + oc) * kh + i) * kw + j] = src[((oc * c + ic) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)]
+                } } } }
+            }
+        }
+    }
 }
 
 /// Unfolds one image (C×H×W) into columns: row (c, kh, kw), column (oh, ow), zero outside the image.
 @inline(__always)
 func im2col(_ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, geometry g: Conv2DGeometry,
             outHeight: Int, outWidth: Int, into cols: UnsafeMutablePointer<Float>, rowStride: Int) {
+    if g.strideHeight == 1 && g.strideWidth == 1 && outHeight == height && outWidth == width {
+        im2colSame(x, channels: channels, height: height, width: width, geometry: g, into: cols, rowStride: rowStride)
+        return
+    }
     var row = cols
     for ch in 0..<channels {
         let plane = x + ch * height * width
@@ -174,6 +203,46 @@ func im2col(_ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, g
                             let ix = ox * g.strideWidth - g.padWidth + kw
                             dst[ox] = ix >= 0 && ix < width ? src[ix] : 0
                         }
+                    }
+                }
+                row += rowStride
+            }
+        }
+    }
+}
+
+/// `im2col` for stride-1 "same" convolutions (output as large as the input): each row is the whole
+/// plane shifted by (kh − p)·W + (kw − p), so it is one contiguous copy plus zeroed borders, instead
+/// of a short copy per output row.
+@inline(__always)
+func im2colSame(_ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, geometry g: Conv2DGeometry,
+                into cols: UnsafeMutablePointer<Float>, rowStride: Int) {
+    let plane = height * width
+    var row = cols
+    for ch in 0..<channels {
+        let src = x + ch * plane
+        for kh in 0..<g.kernelHeight {
+            let dy = kh - g.padHeight
+            // Output rows whose source row lies inside the image.
+            let yLo = max(0, -dy), yHi = min(height, height - dy)
+            for kw in 0..<g.kernelWidth {
+                let dx = kw - g.padWidth
+                if yHi > yLo {
+                    let first = yLo * width, count = (yHi - yLo) * width
+                    // Shifting by dx wraps across row ends; those entries are zeroed below.
+                    let from = first + dy * width + dx
+                    let lo = max(0, -from), hi = min(count, plane - from)
+                    if lo > 0 { (row + first).update(repeating: 0, count: lo) }
+                    if hi > lo { (row + first + lo).update(from: src + from + lo, count: hi - lo) }
+                    if hi < count { (row + first + max(hi, 0)).update(repeating: 0, count: count - max(hi, 0)) }
+                }
+                if yLo > 0 { row.update(repeating: 0, count: yLo * width) }
+                if yHi < height { (row + yHi * width).update(repeating: 0, count: (height - yHi) * width) }
+                if dx != 0 {
+                    for y in yLo..<max(yLo, yHi) {
+                        let r = row + y * width
+                        if dx < 0 { for j in 0..<min(-dx, width) { r[j] = 0 } }
+                        else { for j in max(0, width - dx)..<width { r[j] = 0 } }
                     }
                 }
                 row += rowStride

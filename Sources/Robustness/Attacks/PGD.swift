@@ -1,0 +1,136 @@
+import Autodiff
+import NN
+import Tensors
+
+/// Projected gradient descent under L∞ (Madry et al.), with FGSM as its one-step special case.
+///
+/// Each iteration moves x' by `stepSize`·sign(∇ₓ CE) (away from the label, or towards a target) and
+/// projects back onto the ε-ball around x and onto [0, 1]. The model runs in evaluation mode and the
+/// tape treats parameters as constants: only the input gradient is computed.
+public struct PGDConfiguration: Codable, Hashable, Sendable {
+    /// L∞ radius in pixel units ([0, 1] scale; the paper's ε = 64/256 is 0.25).
+    public var epsilon: Float
+    public var stepSize: Float
+    public var iterations: Int
+    /// Start from a uniform random point in the ε-ball (Madry) instead of x itself.
+    public var randomStart: Bool
+    /// Independent runs from different random starts; each example keeps its worst case.
+    public var restarts: Int
+    /// Descend towards given target labels instead of ascending away from the true ones.
+    public var targeted: Bool
+
+    public init(epsilon: Float, stepSize: Float, iterations: Int, randomStart: Bool = true, restarts: Int = 1, targeted: Bool = false) {
+        precondition(epsilon >= 0 && stepSize >= 0 && iterations >= 0 && restarts >= 1, "invalid PGD configuration")
+        self.epsilon = epsilon; self.stepSize = stepSize; self.iterations = iterations
+        self.randomStart = randomStart; self.restarts = restarts; self.targeted = targeted
+    }
+
+    /// FGSM (Goodfellow et al.): a single step of size ε from x.
+    public static func fgsm(epsilon: Float) -> PGDConfiguration {
+        PGDConfiguration(epsilon: epsilon, stepSize: epsilon, iterations: 1, randomStart: false)
+    }
+}
+
+/// What one attack run on a batch found.
+public struct AttackResult {
+    /// The adversarial batch: per example the first iterate that fooled the model, or else the final
+    /// iterate of the restart with the highest loss.
+    public var adversarial: Tensor
+    /// For each requested iteration count k: per example, whether the model still classified correctly
+    /// every iterate of every restart up to k (for targeted attacks: whether the target was not reached).
+    public var robustAfter: [Int: [Bool]]
+    /// Per example, whether the model resisted the whole attack.
+    public var robust: [Bool]
+}
+
+public enum PGD {
+    /// Attacks one batch. `labels` are the true labels, or the targets when `configuration.targeted`.
+    /// `recordingAfter` lists iteration counts at which to report robustness (the paper's Figure 3 from
+    /// one run: 10, 20, 50, 100, 200), each ≤ `configuration.iterations`.
+    public static func attack(_ model: any Classifier, images x: Tensor, labels: [Int], configuration c: PGDConfiguration,
+                              rng: inout SeededRandom, recordingAfter checkpoints: [Int] = []) -> AttackResult {
+        let n = x.shape[0], inner = x.count / max(n, 1)
+        precondition(labels.count == n, "\(labels.count) labels for a batch of \(n)")
+        precondition(checkpoints.allSatisfy { $0 >= 0 && $0 <= c.iterations }, "checkpoints beyond \(c.iterations) iterations")
+        let lower = x.map { max($0 - c.epsilon, 0) }, upper = x.map { min($0 + c.epsilon, 1) }
+        var best = x
+        var broken = [Bool](repeating: false, count: n)
+        var bestLoss = [Float](repeating: -.infinity, count: n)
+        var robustAfter = Dictionary(uniqueKeysWithValues: checkpoints.map { ($0, [Bool](repeating: true, count: n)) })
+        let direction: Float = c.targeted ? -1 : 1
+
+        for _ in 0..<c.restarts {
+            var adv = c.randomStart
+                ? (x + Tensor.uniform(shape: x.shape, in: -c.epsilon...c.epsilon, using: &rng)).zipMap(lower, max).zipMap(upper, min)
+                : x
+            var brokenThisRun = [Bool](repeating: false, count: n)
+            for k in 0...c.iterations {
+                let tape = Tape()
+                let v = tape.input(adv, requiresGradient: k < c.iterations)
+                let logits = model(v, mode: .evaluation).logits
+                let predictions = logits.value.argmaxPerRow()
+                // Record what iterate k achieves before stepping on to k + 1.
+                for i in 0..<n where !brokenThisRun[i] {
+                    let fooled = c.targeted ? predictions[i] == labels[i] : predictions[i] != labels[i]
+                    guard fooled else { continue }
+                    brokenThisRun[i] = true
+                    if !broken[i] {
+                        broken[i] = true
+                        copyRow(i, of: adv, into: &best, inner: inner)
+                    }
+                }
+                if let _ = robustAfter[k] {
+                    for i in 0..<n where brokenThisRun[i] { robustAfter[k]![i] = false }
+                }
+                if k == c.iterations {
+                    let losses = crossEntropyPerExample(logits: logits.value, labels: labels)
+                    for i in 0..<n where !broken[i] && direction * losses[i] > bestLoss[i] {
+                        bestLoss[i] = direction * losses[i]
+                        copyRow(i, of: adv, into: &best, inner: inner)
+                    }
+                    break
+                }
+                tape.backward(from: softmaxCrossEntropy(logits, labels: labels, reduction: .sum))
+                signStep(&adv, gradient: v.gradient!, step: c.stepSize * direction, lower: lower, upper: upper)
+            }
+        }
+        return AttackResult(adversarial: best, robustAfter: robustAfter, robust: broken.map { !$0 })
+    }
+
+    /// The final iterate of one PGD run, with no bookkeeping: what adversarial training uses (Madry et al.).
+    public static func perturb(_ model: any Classifier, images x: Tensor, labels: [Int], configuration c: PGDConfiguration,
+                               rng: inout SeededRandom) -> Tensor {
+        let lower = x.map { max($0 - c.epsilon, 0) }, upper = x.map { min($0 + c.epsilon, 1) }
+        var adv = c.randomStart
+            ? (x + Tensor.uniform(shape: x.shape, in: -c.epsilon...c.epsilon, using: &rng)).zipMap(lower, max).zipMap(upper, min)
+            : x
+        let step = c.stepSize * (c.targeted ? -1 : 1)
+        for _ in 0..<c.iterations {
+            let tape = Tape()
+            let v = tape.input(adv, requiresGradient: true)
+            tape.backward(from: softmaxCrossEntropy(model(v, mode: .evaluation).logits, labels: labels, reduction: .sum))
+            signStep(&adv, gradient: v.gradient!, step: step, lower: lower, upper: upper)
+        }
+        return adv
+    }
+
+    /// x ← clip(x + step·sign(g), lower, upper), fused in one pass.
+    static func signStep(_ x: inout Tensor, gradient g: Tensor, step: Float, lower: Tensor, upper: Tensor) {
+        g.withUnsafeBufferPointer { gb in lower.withUnsafeBufferPointer { lo in upper.withUnsafeBufferPointer { hi in
+            x.withUnsafeMutableBufferPointer { xb in
+                for i in 0..<xb.count {
+                    let s: Float = gb[i] > 0 ? step : (gb[i] < 0 ? -step : 0)
+                    xb[i] = min(max(xb[i] + s, lo[i]), hi[i])
+                }
+            }
+        } } }
+    }
+
+    private static func copyRow(_ i: Int, of source: Tensor, into target: inout Tensor, inner: Int) {
+        source.withUnsafeBufferPointer { s in
+            target.withUnsafeMutableBufferPointer { t in
+                (t.baseAddress! + i * inner).update(from: s.baseAddress! + i * inner, count: inner)
+            }
+        }
+    }
+}
