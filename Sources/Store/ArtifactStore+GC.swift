@@ -121,8 +121,11 @@ extension ArtifactStore {
     /// Removed: every other artifact, every run record with a removed output (unless its key is a root),
     /// leftovers in tmp/ and unused lock files. Holds the store lock exclusively, waiting for running
     /// writers, so nothing being computed right now is swept. With `dryRun`, reports without removing.
-    public func gc(roots: GCRoots = GCRoots(), dryRun: Bool = false) throws -> GCReport {
-        let lock = try FileLock.acquire(storeLockPath, .exclusive)
+    ///
+    /// `timeout`: how long to wait for running writers (nil: as long as it takes); then
+    /// `StoreError.lockTimeout`.
+    public func gc(roots: GCRoots = GCRoots(), dryRun: Bool = false, timeout: Double? = nil) throws -> GCReport {
+        let lock = try FileLock.acquire(storeLockPath, .exclusive, timeout: timeout)
         defer { lock.release() }
         var report = GCReport()
         let records = try runRecords()

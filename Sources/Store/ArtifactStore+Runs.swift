@@ -138,6 +138,17 @@ extension ArtifactStore {
         let path = runPath(run.key)
         try POSIX.makeDirectories(POSIX.directory(of: path))
         try JSONFile.write(run.json, to: path)
+        try? FileManager.default.removeItem(atPath: "\(root)/work/\(run.key.hex)")
+    }
+
+    /// A directory where the stage computing `key` may keep state that must survive a crash, such as
+    /// training checkpoints to resume from (write them with `HDF5File.write`, which is atomic).
+    /// It lives at work/<key>/, persists until the run is recorded (then `record` removes it), and is
+    /// not part of any artifact. Use it only while holding the key's lock.
+    public func workDirectory(_ key: StageKey) throws -> String {
+        let path = "\(root)/work/\(key.hex)"
+        try POSIX.makeDirectories(path)
+        return path
     }
 
     /// Every run record in the store (unreadable ones skipped), newest first.

@@ -17,6 +17,7 @@ import Foundation
 ///       locks/<key>.lock           per-key flock: one process computes a key at a time
 ///       lock                       store-wide flock: shared while writing, exclusive for gc
 ///       tmp/                       in-flight writes (a killed writer's leftovers are swept)
+///       work/<key>/                resumable state of a stage being computed (see workDirectory)
 ///       quarantine/                artifacts whose content no longer matched their id
 ///
 /// Every publish is write-temp, fsync, rename, fsync-directory: a reader never sees half a file, and a

@@ -13,7 +13,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         case .notFound(let what): "\(what): not found in the store"
         case .corrupt(let path, let reason): "\(path): corrupt artifact: \(reason)"
         case .invalidFile(let path, let reason): "\(path): \(reason)"
-        case .lockTimeout(let path, let holder): "\(path): timed out waiting for the lock (held by \(holder))"
+        case .lockTimeout(let path, let holder): "\(path): timed out waiting for the lock (held by \(holder)); a stage is probably running"
         case .io(let message): message
         }
     }

@@ -78,10 +78,11 @@ struct StoreCommand: ParsableCommand {
             discussion: "Kept: pinned artifacts, the outputs of the stages of registered pipelines, and everything they were made from.")
         @OptionGroup var store: StoreOptions
         @Flag(help: "Report what would be removed; remove nothing.") var dryRun = false
+        @Option(help: "Seconds to wait for running stages to finish writing.") var wait = 10.0
 
         func run() throws {
             let store = try store.open(create: false)
-            let report = try store.gc(roots: try GCRootSources.collect(store), dryRun: dryRun)
+            let report = try store.gc(roots: try GCRootSources.collect(store), dryRun: dryRun, timeout: wait)
             let verb = dryRun ? "would remove" : "removed"
             for a in report.removedArtifacts { print("\(verb) \(a.id.short)  \(a.kind)  \(StoreText.size(a.bytes))") }
             print("\(verb) \(report.removedArtifacts.count) artifacts (\(StoreText.size(report.freedBytes))), "
