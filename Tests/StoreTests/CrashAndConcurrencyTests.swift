@@ -32,6 +32,8 @@ final class CrashAndConcurrencyTests: XCTestCase {
         XCTAssertEqual(files("runs"), [], "no run was recorded")
         XCTAssertEqual(store.status(key), .neverRun)
         XCTAssertFalse(files("tmp").isEmpty, "the killed writer's temp file is still there")
+        XCTAssertNotNil(FileLock.tryAcquire(store.keyLockPath(key), .exclusive),
+                        "the dead holder's key lock was released by the kernel at once")
 
         // The next run gets the lock at once (the dead holder's flock died with it), sweeps tmp/ and recomputes.
         let reopened = try ArtifactStore(root: storePath)
