@@ -142,4 +142,24 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try store.resolve("../etc")) { XCTAssertTrue("\($0)".contains("64 hex digits"), "\($0)") }
         XCTAssertThrowsError(try store.pin(id, name: "../escape")) { XCTAssertTrue("\($0)".contains("pin names"), "\($0)") }
     }
+
+    func testDiagnoseSaysWhyAStageWouldRun() throws {
+        let data = try runStage(1).outputs["out"]!
+        let other = try runStage(2).outputs["out"]!
+        func spec(_ version: Int, _ params: [String: ParameterValue], _ input: ArtifactID) -> StageSpec {
+            StageSpec(stage: "train", implementationVersion: version, parameters: params, inputs: ["data": input])
+        }
+        let first = spec(1, ["lr": 0.1, "epochs": 3], data)
+        XCTAssertEqual(store.diagnose(first), ["never run"])
+        _ = try store.run(first, info: ["name": "train-pat"]) {
+            ["model": try store.put(ArtifactMetadata(kind: "checkpoint")) { try $0.write("w", float32: [1], shape: [1]) }]
+        }
+        XCTAssertEqual(store.diagnose(first), ["up to date"])
+        XCTAssertEqual(store.diagnose(spec(2, ["lr": 0.05, "momentum": 0.9], other), instance: "train-pat"), [
+            "new implementation version (1 → 2)",
+            "changed params: -epochs, lr (0.1 → 0.05), +momentum",
+            "changed deps: data (\(data.short) → \(other.short))",
+        ])
+        XCTAssertEqual(store.diagnose(spec(1, ["lr": 0.2], data), instance: "train-alp"), ["never run"], "no earlier run of that instance")
+    }
 }
