@@ -1,8 +1,7 @@
 /// The value of an HDF5 attribute as atalp writes and reads it.
 ///
 /// On disk: `.string` is a scalar variable-length UTF-8 string, `.int` a scalar `<i8`, `.double` a
-/// scalar `<f8`, and the plural cases one-dimensional arrays of the same types (an empty array has a
-/// null dataspace). h5py reads them as `str`, `numpy.int64`, `numpy.float64` and NumPy arrays.
+/// scalar `<f8`, and the plural cases one-dimensional arrays of the same types (possibly of length 0). h5py reads them as `str`, `numpy.int64`, `numpy.float64` and NumPy arrays.
 /// Reading also accepts fixed-length strings and other integer or float widths written by other tools.
 public enum HDF5Attribute: Equatable, Sendable {
     case string(String)

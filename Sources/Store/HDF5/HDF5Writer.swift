@@ -140,7 +140,8 @@ public final class HDF5Writer {
 
     private func makeAttributeSpace(count: Int?, _ what: String) throws -> hid_t {
         guard let count else { return try check.id(H5Screate(H5S_SCALAR), "cannot create a dataspace for \(what)") }
-        if count == 0 { return try check.id(H5Screate(H5S_NULL), "cannot create a dataspace for \(what)") }
+        // Empty arrays get a zero-length simple dataspace (not H5S_NULL), which h5py reads as an empty
+        // NumPy array rather than h5py.Empty, so `zip(attrs["input_roles"], attrs["input_ids"])` works.
         var dims = [hsize_t(count)]
         return try check.id(H5Screate_simple(1, &dims, nil), "cannot create a dataspace for \(what)")
     }
