@@ -80,4 +80,23 @@ final class CrashAndConcurrencyTests: XCTestCase {
         XCTAssertEqual(counter.value, 1)
         XCTAssertEqual(counter.computed, 1)
     }
+
+    /// gc never sweeps what a running stage has put but not yet recorded: it waits for the writer.
+    func testGCWaitsForARunningWriter() throws {
+        let storePath = "\(dir!)/store"
+        let store = try ArtifactStore(root: storePath)
+        let marker = "\(dir!)/computing"
+        let child = try Child.start(store: storePath, seed: 5, megabytes: 6, pause: 0.1, marker: marker)
+        XCTAssertTrue(waitFor(20) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: self.dir!)) ?? []).contains { $0.hasPrefix("computing.") }
+        })
+        XCTAssertThrowsError(try store.gc(timeout: 0.2)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(storePath)/lock: timed out waiting for the lock"), "\(error)")
+        }
+        let result = try XCTUnwrap(child.finish())
+        XCTAssertTrue(result.hasPrefix("computed=true"), result)
+        let key = try StoreTorture.spec(seed: 5, megabytes: 6).key()
+        XCTAssertNotNil(store.lookup(key), "the output survived the attempted gc")
+        XCTAssertEqual(try store.gc(roots: GCRoots(keys: [key])).removedArtifacts.count, 0)
+    }
 }
