@@ -197,6 +197,9 @@ struct StoreCommand: ParsableCommand {
             print(StoreText.table(rows), terminator: "")
             print("cache-hit lookup (2 outputs): \(String(format: "%.1f", lookup * 1e6)) µs")
             print("min / median of \(rounds) interleaved rounds; ratio = atalp time / h5py time (goal ≤ 1.0)")
+            #if DEBUG
+            print("warning: this is a debug build; build with -c release for meaningful timings")
+            #endif
         }
 
         func runPeer() throws -> [String: [String: Double]] {
