@@ -136,3 +136,22 @@ protocol ResidualBlock: Module {
 
 extension BasicBlock: ResidualBlock {}
 extension Bottleneck: ResidualBlock {}
+
+extension ResNetConfiguration {
+    public struct UnknownArchitecture: Error, CustomStringConvertible {
+        public let name: String
+        public var description: String {
+            "unknown architecture '\(name)': use resnet20/32/44/56/110 (small-image), resnet18-small, or resnet18/34/50/101/152 (ImageNet)"
+        }
+    }
+
+    /// An architecture by name: `resnet20` … `resnet110` (small-image, 6n+2), `resnet18-small`, or the
+    /// ImageNet family `resnet18`, `resnet34`, `resnet50`, `resnet101`, `resnet152`.
+    public static func named(_ name: String, inputChannels: Int, classes: Int) throws -> ResNetConfiguration {
+        if name == "resnet18-small" { return resnet18Small(inputChannels: inputChannels, classes: classes) }
+        guard name.hasPrefix("resnet"), let depth = Int(name.dropFirst(6)) else { throw UnknownArchitecture(name: name) }
+        if [18, 34, 50, 101, 152].contains(depth) { return imagenet(depth: depth, inputChannels: inputChannels, classes: classes) }
+        if depth >= 8, (depth - 2) % 6 == 0 { return cifar(depth: depth, inputChannels: inputChannels, classes: classes) }
+        throw UnknownArchitecture(name: name)
+    }
+}
