@@ -47,8 +47,13 @@ public enum PGD {
     /// Attacks one batch. `labels` are the true labels, or the targets when `configuration.targeted`.
     /// `recordingAfter` lists iteration counts at which to report robustness (the paper's Figure 3 from
     /// one run: 10, 20, 50, 100, 200), each ≤ `configuration.iterations`.
+    ///
+    /// `observe(k, restart, images)`, when given, sees at each checkpoint k of each restart the attacker's
+    /// current adversarial batch: per example the first iterate of this restart that fooled `model`, or
+    /// else iterate k. Transfer (gray- and black-box) evaluation feeds these to the attacked model.
     public static func attack(_ model: any Classifier, images x: Tensor, labels: [Int], configuration c: PGDConfiguration,
-                              rng: inout SeededRandom, recordingAfter checkpoints: [Int] = []) -> AttackResult {
+                              rng: inout SeededRandom, recordingAfter checkpoints: [Int] = [],
+                              observe: ((_ iteration: Int, _ restart: Int, _ images: Tensor) -> Void)? = nil) -> AttackResult {
         let n = x.shape[0], inner = x.count / max(n, 1)
         precondition(labels.count == n, "\(labels.count) labels for a batch of \(n)")
         precondition(checkpoints.allSatisfy { $0 >= 0 && $0 <= c.iterations }, "checkpoints beyond \(c.iterations) iterations")
@@ -59,11 +64,12 @@ public enum PGD {
         var robustAfter = Dictionary(uniqueKeysWithValues: checkpoints.map { ($0, [Bool](repeating: true, count: n)) })
         let direction: Float = c.targeted ? -1 : 1
 
-        for _ in 0..<c.restarts {
+        for restart in 0..<c.restarts {
             var adv = c.randomStart
                 ? (x + Tensor.uniform(shape: x.shape, in: -c.epsilon...c.epsilon, using: &rng)).zipMap(lower, max).zipMap(upper, min)
                 : x
             var brokenThisRun = [Bool](repeating: false, count: n)
+            var firstFooling = observe == nil ? Tensor(shape: [0]) : x
             for k in 0...c.iterations {
                 let tape = Tape()
                 let v = tape.input(adv, requiresGradient: k < c.iterations)
@@ -74,6 +80,7 @@ public enum PGD {
                     let fooled = c.targeted ? predictions[i] == labels[i] : predictions[i] != labels[i]
                     guard fooled else { continue }
                     brokenThisRun[i] = true
+                    if observe != nil { copyRow(i, of: adv, into: &firstFooling, inner: inner) }
                     if !broken[i] {
                         broken[i] = true
                         copyRow(i, of: adv, into: &best, inner: inner)
@@ -81,6 +88,11 @@ public enum PGD {
                 }
                 if let _ = robustAfter[k] {
                     for i in 0..<n where brokenThisRun[i] { robustAfter[k]![i] = false }
+                    if let observe {
+                        var current = adv
+                        for i in 0..<n where brokenThisRun[i] { copyRow(i, of: firstFooling, into: &current, inner: inner) }
+                        observe(k, restart, current)
+                    }
                 }
                 if k == c.iterations {
                     let losses = crossEntropyPerExample(logits: logits.value, labels: labels)

@@ -1,0 +1,75 @@
+import Foundation
+import Autodiff
+import NN
+import Tensors
+
+/// Accuracy of a model on adversarial examples of one attack configuration, after each requested
+/// iteration count: one point of the paper's Table 1 and one curve of its Figure 3.
+public struct AttackEvaluation: Codable, Hashable, Sendable {
+    public var threatModel: ThreatModel
+    public var epsilon: Float
+    public var stepSize: Float
+    public var restarts: Int
+    /// Iteration counts at which accuracy was recorded, ascending; the last is the attack's length.
+    public var iterations: [Int]
+    /// Accuracy of the evaluated model after each of `iterations`, same order.
+    public var accuracies: [Float]
+    public var cleanAccuracy: Float
+    public var examples: Int
+
+    public init(threatModel: ThreatModel, epsilon: Float, stepSize: Float, restarts: Int, iterations: [Int], accuracies: [Float],
+                cleanAccuracy: Float, examples: Int) {
+        self.threatModel = threatModel; self.epsilon = epsilon; self.stepSize = stepSize; self.restarts = restarts
+        self.iterations = iterations; self.accuracies = accuracies; self.cleanAccuracy = cleanAccuracy; self.examples = examples
+    }
+
+    /// Accuracy after the full attack.
+    public var finalAccuracy: Float { accuracies.last ?? cleanAccuracy }
+}
+
+/// Evaluates `target` under PGD crafted on `source` over a whole data set, in batches.
+///
+/// White-box (`source === target`): an example counts as robust after k iterations if no iterate up
+/// to k of any restart fooled the model (the attacker keeps what worked). Transfer: the attacker keeps,
+/// per example, the first iterate that fooled *its* model (it cannot query the target), and the target
+/// is evaluated on that batch at every checkpoint of every restart.
+/// Returns the evaluation and the final adversarial images (float32, never rounded to 8 bits).
+public func evaluatePGD(target: any Classifier, source: any Classifier, threatModel: ThreatModel, data: LabeledImages,
+                        attack: PGDConfiguration, recordingAfter checkpoints: [Int], batchSize: Int = 256, seed: UInt64,
+                        progress: ((_ done: Int, _ total: Int) -> Void)? = nil) -> (evaluation: AttackEvaluation, adversarial: Tensor) {
+    let counts = Array(Set(checkpoints.filter { $0 <= attack.iterations } + [attack.iterations])).sorted()
+    let whiteBox = source === target
+    var robust = Dictionary(uniqueKeysWithValues: counts.map { ($0, 0) })
+    var adversarialBatches: [Tensor] = []
+    var start = 0, batchIndex: UInt64 = 0
+    while start < data.count {
+        let end = min(start + batchSize, data.count)
+        let x = data.images.rows(start..<end), labels = Array(data.labels[start..<end])
+        var rng = SeededRandom.derived(seed: seed, stream: batchIndex)
+        var targetRobust = Dictionary(uniqueKeysWithValues: counts.map { ($0, [Bool](repeating: true, count: end - start)) })
+        let result = PGD.attack(source, images: x, labels: labels, configuration: attack, rng: &rng, recordingAfter: counts,
+                                observe: whiteBox ? nil : { k, _, images in
+            let predictions = predict(target, images)
+            for i in 0..<labels.count where predictions[i] != labels[i] { targetRobust[k]![i] = false }
+        })
+        for k in counts {
+            let flags = whiteBox ? result.robustAfter[k]! : targetRobust[k]!
+            robust[k]! += flags.filter { $0 }.count
+        }
+        adversarialBatches.append(result.adversarial)
+        start = end
+        batchIndex += 1
+        progress?(start, data.count)
+    }
+    let n = Float(max(data.count, 1))
+    let evaluation = AttackEvaluation(threatModel: threatModel, epsilon: attack.epsilon, stepSize: attack.stepSize,
+                                      restarts: attack.restarts, iterations: counts, accuracies: counts.map { Float(robust[$0]!) / n },
+                                      cleanAccuracy: evaluateAccuracy(target, on: data, batchSize: batchSize), examples: data.count)
+    return (evaluation, Tensor.concatenatingRows(adversarialBatches))
+}
+
+/// Arg-max predictions of a model in evaluation mode.
+public func predict(_ model: any Classifier, _ images: Tensor) -> [Int] {
+    let tape = Tape()
+    return model(tape.input(images, requiresGradient: false), mode: .evaluation).logits.value.argmaxPerRow()
+}
