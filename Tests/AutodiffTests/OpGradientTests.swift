@@ -58,6 +58,25 @@ final class OpGradientTests: XCTestCase {
         }
     }
 
+    func testFusedBatchNormReLUAndAddReLU() {
+        // Shift β away from zero so that few outputs sit at the ReLU's kink.
+        checkGradients([randn([4, 3, 3, 3]), randn([3]), Tensor(shape: [3], values: [0.3, -0.2, 0.5])], epsilon: 2e-3) {
+            batchNorm($0[0], gamma: $0[1], beta: $0[2], mode: .batchStatistics, relu: true).output
+        }
+        let mean = randn([3]), variance = randn([3]).map { abs($0) + 0.5 }
+        checkGradients([randn([2, 3, 3, 3]), randn([3]), randn([3])], epsilon: 2e-3) {
+            batchNorm($0[0], gamma: $0[1], beta: $0[2], mode: .fixed(mean: mean, variance: variance), relu: true).output
+        }
+        let a = awayFromZero([2, 3, 4, 4], rng: &rng)
+        checkGradients([a, a.map { -$0 * 0.5 }]) { addReLU($0[0], $0[1]) }
+        // The fused op equals the two ops in sequence.
+        let x = randn([3, 2, 4, 4]), g = randn([2]), b = randn([2])
+        let tape = Tape()
+        let fused = batchNorm(tape.constant(x), gamma: tape.constant(g), beta: tape.constant(b), mode: .batchStatistics, relu: true).output
+        let separate = relu(batchNorm(tape.constant(x), gamma: tape.constant(g), beta: tape.constant(b), mode: .batchStatistics).output)
+        XCTAssertEqual(fused.value, separate.value)
+    }
+
     func testBatchNormMatchesDefinition() {
         // Two values per channel, -1 and 1: mean 0, biased variance 1, so y = x/√(1+ε)·γ + β.
         let x = Tensor(shape: [2, 1, 1, 1], values: [-1, 1])

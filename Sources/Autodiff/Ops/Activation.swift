@@ -7,3 +7,13 @@ public func relu(_ x: Variable) -> Variable {
         x.accumulateGradient(Profiler.measure("relu backward") { dy.zipMap(y) { g, out in out > 0 ? g : 0 } })
     }
 }
+
+/// max(a + b, 0): a residual connection and its ReLU in one pass.  da = db = dy where the output > 0.
+public func addReLU(_ a: Variable, _ b: Variable) -> Variable {
+    let y = Profiler.measure("add+relu forward") { a.value.zipMap(b.value) { max($0 + $1, 0) } }
+    return a.recordingTape.record(y, inputs: [a, b]) { dy in
+        let g = Profiler.measure("add+relu backward") { dy.zipMap(y) { g, out in out > 0 ? g : 0 } }
+        a.accumulateGradient(g)
+        b.accumulateGradient(g)
+    }
+}

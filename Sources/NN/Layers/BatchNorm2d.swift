@@ -26,12 +26,13 @@ public final class BatchNorm2d: Module {
     public var parameters: [Parameter] { [weight, bias] }
     public var buffers: [Buffer] { [runningMean, runningVar, batchesTracked] }
 
-    public func callAsFunction(_ x: Variable, mode: Mode) -> Variable {
+    /// With `relu`, the ReLU that follows is fused into the same pass.
+    public func callAsFunction(_ x: Variable, mode: Mode, relu: Bool = false) -> Variable {
         let tape = x.recordingTape
         let statsMode: BatchNormMode = mode == .training
             ? .batchStatistics : .fixed(mean: runningMean.value, variance: runningVar.value)
         let (y, stats) = batchNorm(x, gamma: tape.variable(for: weight), beta: tape.variable(for: bias),
-                                   mode: statsMode, epsilon: epsilon)
+                                   mode: statsMode, epsilon: epsilon, relu: relu)
         if mode == .training, let variance = stats.unbiasedVariance {
             runningMean.value = runningMean.value * (1 - momentum) + stats.mean * momentum
             runningVar.value = runningVar.value * (1 - momentum) + variance * momentum

@@ -27,9 +27,9 @@ public final class BasicBlock: Module {
     public var buffers: [Buffer] { bn1.buffers + bn2.buffers + (downsample?.bn.buffers ?? []) }
 
     public func callAsFunction(_ x: Variable, mode: Mode) -> Variable {
-        let y = bn2(conv2(relu(bn1(conv1(x), mode: mode))), mode: mode)
+        let y = bn2(conv2(bn1(conv1(x), mode: mode, relu: true)), mode: mode)
         let shortcut = downsample.map { $0.bn($0.conv(x), mode: mode) } ?? x
-        return relu(y + shortcut)
+        return addReLU(y, shortcut)
     }
 }
 
@@ -61,10 +61,10 @@ public final class Bottleneck: Module {
     public var buffers: [Buffer] { bn1.buffers + bn2.buffers + bn3.buffers + (downsample?.bn.buffers ?? []) }
 
     public func callAsFunction(_ x: Variable, mode: Mode) -> Variable {
-        var y = relu(bn1(conv1(x), mode: mode))
-        y = relu(bn2(conv2(y), mode: mode))
+        var y = bn1(conv1(x), mode: mode, relu: true)
+        y = bn2(conv2(y), mode: mode, relu: true)
         y = bn3(conv3(y), mode: mode)
         let shortcut = downsample.map { $0.bn($0.conv(x), mode: mode) } ?? x
-        return relu(y + shortcut)
+        return addReLU(y, shortcut)
     }
 }

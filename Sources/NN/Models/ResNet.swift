@@ -19,15 +19,21 @@ public struct ResNetConfiguration: Codable, Hashable, Sendable {
     public var classes: Int
     public var normalizationMean: [Float]
     public var normalizationStd: [Float]
+    /// Groups (0-based) after which a feature-denoising block (`NonLocalDenoising`, Xie et al. 2018) is
+    /// inserted, named `denoise<g+1>` after `layer<g+1>`; nil (the default, omitted from the encoding)
+    /// means none, so plain ResNets and their checkpoints are unchanged.
+    public var denoisingGroups: [Int]?
 
     public init(family: Family, block: Block, blocksPerGroup: [Int], widths: [Int], inputChannels: Int, classes: Int,
-                normalizationMean: [Float]? = nil, normalizationStd: [Float]? = nil) {
+                normalizationMean: [Float]? = nil, normalizationStd: [Float]? = nil, denoisingGroups: [Int]? = nil) {
         precondition(blocksPerGroup.count == widths.count && !widths.isEmpty, "one width per group")
         self.family = family; self.block = block; self.blocksPerGroup = blocksPerGroup; self.widths = widths
         self.inputChannels = inputChannels; self.classes = classes
         let standard = InputNormalization.standard(channels: inputChannels)
         self.normalizationMean = normalizationMean ?? standard.mean.value.scalars
         self.normalizationStd = normalizationStd ?? standard.std.value.scalars
+        precondition(denoisingGroups?.allSatisfy { widths.indices.contains($0) } ?? true, "denoising group out of range")
+        self.denoisingGroups = denoisingGroups
     }
 
     /// The ImageNet family by depth: 18, 34 (basic blocks), 50, 101, 152 (bottlenecks).
@@ -80,49 +86,65 @@ public final class ResNet: Classifier {
     let bn1: BatchNorm2d
     let groups: [[any ResidualBlock]]
     let fc: Linear
+    /// Feature-denoising blocks by group index (empty unless `configuration.denoisingGroups`).
+    let denoisers: [Int: NonLocalDenoising]
 
-    public init(_ configuration: ResNetConfiguration, rng: inout SeededRandom) {
+    /// `name` prefixes every parameter and buffer name (`members.0` gives `members.0.conv1.weight`,
+    /// for ensembles); empty by default.
+    public init(_ configuration: ResNetConfiguration, name: String = "", rng: inout SeededRandom) {
         self.configuration = configuration
         let c = configuration
-        normalize = InputNormalization(mean: c.normalizationMean, std: c.normalizationStd)
+        normalize = InputNormalization(name: join(name, "normalize"), mean: c.normalizationMean, std: c.normalizationStd)
         let stem = c.widths[0]
         conv1 = c.family == .imagenet
-            ? Conv2d(name: "conv1", inChannels: c.inputChannels, outChannels: stem, kernel: 7, stride: 2, padding: 3, rng: &rng)
-            : Conv2d(name: "conv1", inChannels: c.inputChannels, outChannels: stem, kernel: 3, stride: 1, padding: 1, rng: &rng)
-        bn1 = BatchNorm2d(name: "bn1", channels: stem)
+            ? Conv2d(name: join(name, "conv1"), inChannels: c.inputChannels, outChannels: stem, kernel: 7, stride: 2, padding: 3, rng: &rng)
+            : Conv2d(name: join(name, "conv1"), inChannels: c.inputChannels, outChannels: stem, kernel: 3, stride: 1, padding: 1, rng: &rng)
+        bn1 = BatchNorm2d(name: join(name, "bn1"), channels: stem)
         let expansion = c.block == .basic ? BasicBlock.expansion : Bottleneck.expansion
         var inChannels = stem
         var built: [[any ResidualBlock]] = []
+        var groupChannels: [Int] = []
         for (g, (count, width)) in zip(c.blocksPerGroup, c.widths).enumerated() {
             var blocks: [any ResidualBlock] = []
             for b in 0..<count {
                 let stride = b == 0 && g > 0 ? 2 : 1
-                let name = "layer\(g + 1).\(b)"
+                let blockName = join(name, "layer\(g + 1).\(b)")
                 blocks.append(c.block == .basic
-                    ? BasicBlock(name: name, inChannels: inChannels, width: width, stride: stride, rng: &rng)
-                    : Bottleneck(name: name, inChannels: inChannels, width: width, stride: stride, rng: &rng))
+                    ? BasicBlock(name: blockName, inChannels: inChannels, width: width, stride: stride, rng: &rng)
+                    : Bottleneck(name: blockName, inChannels: inChannels, width: width, stride: stride, rng: &rng))
                 inChannels = width * expansion
             }
             built.append(blocks)
+            groupChannels.append(inChannels)
         }
         groups = built
-        fc = Linear(name: "fc", inFeatures: inChannels, outFeatures: c.classes, rng: &rng)
+        fc = Linear(name: join(name, "fc"), inFeatures: inChannels, outFeatures: c.classes, rng: &rng)
+        // Built last, so the rest of the network draws the same weights as a plain ResNet of this seed.
+        var denoisers: [Int: NonLocalDenoising] = [:]
+        for g in Set(c.denoisingGroups ?? []).sorted() {
+            denoisers[g] = NonLocalDenoising(name: join(name, "denoise\(g + 1)"), channels: groupChannels[g], rng: &rng)
+        }
+        self.denoisers = denoisers
     }
+
+    private var orderedDenoisers: [NonLocalDenoising] { denoisers.keys.sorted().map { denoisers[$0]! } }
 
     public var parameters: [Parameter] {
         conv1.parameters + bn1.parameters + groups.flatMap { $0.flatMap(\.parameters) } + fc.parameters
+            + orderedDenoisers.flatMap(\.parameters)
     }
 
     public var buffers: [Buffer] {
-        normalize.buffers + bn1.buffers + groups.flatMap { $0.flatMap(\.buffers) }
+        normalize.buffers + bn1.buffers + groups.flatMap { $0.flatMap(\.buffers) } + orderedDenoisers.flatMap(\.buffers)
     }
 
     public func callAsFunction(_ x: Variable, mode: Mode) -> ClassifierOutput {
-        var h = relu(bn1(conv1(normalize(x)), mode: mode))
+        var h = bn1(conv1(normalize(x)), mode: mode, relu: true)
         if configuration.family == .imagenet { h = maxPool2d(h, geometry: Conv2DGeometry(kernel: 3, stride: 2, padding: 1)) }
         var taps: [Variable] = []
-        for blocks in groups {
+        for (g, blocks) in groups.enumerated() {
             for block in blocks { h = block(h, mode: mode) }
+            if let denoiser = denoisers[g] { h = denoiser(h, mode: mode) }
             taps.append(h)
         }
         return ClassifierOutput(logits: fc(globalAvgPool(h)), groups: taps)

@@ -5,7 +5,8 @@
 ///     dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γ·σ⁻¹/M · (M·dy − dβ − x̂·dγ)
 /// With fixed statistics (evaluation) the layer is affine: dx = γ·σ⁻¹·dy.
 extension CPUBackend {
-    public func batchNormForward(_ x: Tensor, gamma: Tensor, beta: Tensor, mode: BatchNormMode, epsilon: Float) -> BatchNormForwardResult {
+    public func batchNormForward(_ x: Tensor, gamma: Tensor, beta: Tensor, mode: BatchNormMode, epsilon: Float,
+                                 relu: Bool = false) -> BatchNormForwardResult {
         let (n, c, h, w) = x.nchw
         let plane = h * w, m = n * plane
         precondition(gamma.count == c && beta.count == c, "batch norm parameters of size \(gamma.count) for \(c) channels")
@@ -54,7 +55,11 @@ extension CPUBackend {
                         let ch = p % c
                         let scale = gP[ch] * iP[ch], shift = bP[ch] - mP[ch] * scale
                         let src = xP.base + p * plane, dst = yP.base + p * plane
-                        for j in 0..<plane { dst[j] = src[j] * scale + shift }
+                        if relu {
+                            for j in 0..<plane { dst[j] = max(src[j] * scale + shift, 0) }
+                        } else {
+                            for j in 0..<plane { dst[j] = src[j] * scale + shift }
+                        }
                     }
                 }
             } } } } }
@@ -63,7 +68,7 @@ extension CPUBackend {
     }
 
     public func batchNormBackward(gradOutput dy: Tensor, input x: Tensor, gamma: Tensor, saved: BatchNormForwardResult,
-                                  needInput: Bool, needAffine: Bool) -> (input: Tensor?, gamma: Tensor?, beta: Tensor?) {
+                                  reluOutput: Tensor? = nil, needInput: Bool, needAffine: Bool) -> (input: Tensor?, gamma: Tensor?, beta: Tensor?) {
         let (n, c, h, w) = x.nchw
         let plane = h * w, m = Float(n * plane)
         let batchStatistics = saved.unbiasedVariance != nil
@@ -72,9 +77,12 @@ extension CPUBackend {
         let dgP = dGamma.withUnsafeMutableBufferPointer { SendablePointer($0) }
         let dbP = dBeta.withUnsafeMutableBufferPointer { SendablePointer($0) }
         let dxP: SendablePointer<Float>? = needInput ? dx!.withUnsafeMutableBufferPointer { SendablePointer($0) } : nil
+        let mask = reluOutput ?? Tensor(shape: [0])
+        let masked = reluOutput != nil
         dy.withUnsafeBufferPointer { dyb in x.withUnsafeBufferPointer { xb in gamma.withUnsafeBufferPointer { gb in
-        saved.mean.withUnsafeBufferPointer { mb in saved.inverseStd.withUnsafeBufferPointer { ib in
+        saved.mean.withUnsafeBufferPointer { mb in saved.inverseStd.withUnsafeBufferPointer { ib in mask.withUnsafeBufferPointer { yb in
             let dyP = SendablePointer(dyb), xP = SendablePointer(xb), gP = SendablePointer(gb)
+            let yP: SendablePointer<Float>? = masked ? SendablePointer(yb) : nil
             let mP = SendablePointer(mb), iP = SendablePointer(ib)
             Parallel.forEachChunk(c) { _, channels in
                 for ch in channels {
@@ -83,8 +91,13 @@ extension CPUBackend {
                     if needAffine || batchStatistics {
                         for i in 0..<n {
                             let o = (i * c + ch) * plane
-                            sdy += Double(sum(dyP.base + o, plane))
-                            sdyx += Double(dotCentered(dyP.base + o, xP.base + o, plane, center: mu))
+                            if let yP {
+                                let (s, d) = maskedSums(dyP.base + o, mask: yP.base + o, xP.base + o, plane, center: mu)
+                                sdy += Double(s); sdyx += Double(d)
+                            } else {
+                                sdy += Double(sum(dyP.base + o, plane))
+                                sdyx += Double(dotCentered(dyP.base + o, xP.base + o, plane, center: mu))
+                            }
                         }
                     }
                     let dbeta = Float(sdy), dgamma = Float(sdyx) * inv
@@ -94,18 +107,20 @@ extension CPUBackend {
                     for i in 0..<n {
                         let o = (i * c + ch) * plane
                         let d = dyP.base + o, xs = xP.base + o, out = dxP.base + o
-                        if batchStatistics {
-                            // dx = γσ⁻¹·dy − γσ⁻¹/M·dβ − γσ⁻¹/M·x̂·dγ, with x̂ = (x − μ)σ⁻¹
-                            let a = g * inv, b = -a * dbeta / m, cc = -a * dgamma * inv / m
-                            for j in 0..<plane { out[j] = a * d[j] + b + cc * (xs[j] - mu) }
+                        // dx = γσ⁻¹·dy − γσ⁻¹/M·dβ − γσ⁻¹/M·x̂·dγ, with x̂ = (x − μ)σ⁻¹ (the last two vanish
+                        // with fixed statistics); dy is zero where a fused ReLU was off.
+                        let a = g * inv
+                        let b = batchStatistics ? -a * dbeta / m : 0, cc = batchStatistics ? -a * dgamma * inv / m : 0
+                        if let yP {
+                            let y = yP.base + o
+                            for j in 0..<plane { out[j] = a * (y[j] > 0 ? d[j] : 0) + b + cc * (xs[j] - mu) }
                         } else {
-                            let a = g * inv
-                            for j in 0..<plane { out[j] = a * d[j] }
+                            for j in 0..<plane { out[j] = a * d[j] + b + cc * (xs[j] - mu) }
                         }
                     }
                 }
             }
-        } } } } }
+        } } } } } }
         return (dx, needAffine ? dGamma : nil, needAffine ? dBeta : nil)
     }
 }
@@ -122,6 +137,28 @@ func sum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
     var s = acc.sum()
     while i < count { s += p[i]; i += 1 }
     return s
+}
+
+/// (Σ dy·[y > 0], Σ dy·[y > 0]·(x − center)): batch norm's gradient sums behind a fused ReLU.
+@inline(__always)
+func maskedSums(_ dy: UnsafePointer<Float>, mask y: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int,
+                center: Float) -> (Float, Float) {
+    var s8 = SIMD8<Float>(), d8 = SIMD8<Float>()
+    let c8 = SIMD8<Float>(repeating: center), zero = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        let g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
+            .replacing(with: 0, where: UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self) .<= zero)
+        s8 += g
+        d8 += g * (UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self) - c8)
+        i += 8
+    }
+    var s = s8.sum(), d = d8.sum()
+    while i < count {
+        if y[i] > 0 { s += dy[i]; d += dy[i] * (x[i] - center) }
+        i += 1
+    }
+    return (s, d)
 }
 
 /// Σ (p[i] − center)²
