@@ -18,11 +18,48 @@ public struct PGDConfiguration: Codable, Hashable, Sendable {
     public var restarts: Int
     /// Descend towards given target labels instead of ascending away from the true ones.
     public var targeted: Bool
+    /// Expectation over transformation (Athalye et al. 2018): forward/backward passes per step whose
+    /// input gradients are averaged, for models that draw random numbers in their forward pass
+    /// (`RandomizedClassifier`). 1 (the default) is plain PGD; absent from a decoded configuration
+    /// means 1, and 1 is not encoded, so existing encodings (and cache keys) are unchanged.
+    public var gradientSamples: Int
 
-    public init(epsilon: Float, stepSize: Float, iterations: Int, randomStart: Bool = true, restarts: Int = 1, targeted: Bool = false) {
-        precondition(epsilon >= 0 && stepSize >= 0 && iterations >= 0 && restarts >= 1, "invalid PGD configuration")
+    public init(epsilon: Float, stepSize: Float, iterations: Int, randomStart: Bool = true, restarts: Int = 1, targeted: Bool = false,
+                gradientSamples: Int = 1) {
+        precondition(epsilon >= 0 && stepSize >= 0 && iterations >= 0 && restarts >= 1 && gradientSamples >= 1,
+                     "invalid PGD configuration")
         self.epsilon = epsilon; self.stepSize = stepSize; self.iterations = iterations
         self.randomStart = randomStart; self.restarts = restarts; self.targeted = targeted
+        self.gradientSamples = gradientSamples
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case epsilon, stepSize, iterations, randomStart, restarts, targeted, gradientSamples
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epsilon = try c.decode(Float.self, forKey: .epsilon)
+        stepSize = try c.decode(Float.self, forKey: .stepSize)
+        iterations = try c.decode(Int.self, forKey: .iterations)
+        randomStart = try c.decode(Bool.self, forKey: .randomStart)
+        restarts = try c.decode(Int.self, forKey: .restarts)
+        targeted = try c.decode(Bool.self, forKey: .targeted)
+        gradientSamples = try c.decodeIfPresent(Int.self, forKey: .gradientSamples) ?? 1
+        guard gradientSamples >= 1 else {
+            throw DecodingError.dataCorruptedError(forKey: .gradientSamples, in: c, debugDescription: "gradientSamples must be at least 1")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(epsilon, forKey: .epsilon)
+        try c.encode(stepSize, forKey: .stepSize)
+        try c.encode(iterations, forKey: .iterations)
+        try c.encode(randomStart, forKey: .randomStart)
+        try c.encode(restarts, forKey: .restarts)
+        try c.encode(targeted, forKey: .targeted)
+        if gradientSamples != 1 { try c.encode(gradientSamples, forKey: .gradientSamples) }
     }
 
     /// FGSM (Goodfellow et al.): a single step of size ε from x.
@@ -103,7 +140,9 @@ public enum PGD {
                     break
                 }
                 tape.backward(from: softmaxCrossEntropy(logits, labels: labels, reduction: .sum))
-                signStep(&adv, gradient: v.gradient!, step: c.stepSize * direction, lower: lower, upper: upper)
+                let gradient = c.gradientSamples > 1
+                    ? averagedGradient(model, adv, labels: labels, first: v.gradient!, samples: c.gradientSamples) : v.gradient!
+                signStep(&adv, gradient: gradient, step: c.stepSize * direction, lower: lower, upper: upper)
             }
         }
         return AttackResult(adversarial: best, robustAfter: robustAfter, robust: broken.map { !$0 })
@@ -121,9 +160,25 @@ public enum PGD {
             let tape = Tape()
             let v = tape.input(adv, requiresGradient: true)
             tape.backward(from: softmaxCrossEntropy(model(v, mode: .evaluation).logits, labels: labels, reduction: .sum))
-            signStep(&adv, gradient: v.gradient!, step: step, lower: lower, upper: upper)
+            let gradient = c.gradientSamples > 1
+                ? averagedGradient(model, adv, labels: labels, first: v.gradient!, samples: c.gradientSamples) : v.gradient!
+            signStep(&adv, gradient: gradient, step: step, lower: lower, upper: upper)
         }
         return adv
+    }
+
+    /// EOT: the mean of ∇ₓ CE over `samples` forward/backward passes, `first` being the one already
+    /// taken. Each pass lets a randomized model draw afresh; for a deterministic model every pass is
+    /// the same and the mean is `first`.
+    static func averagedGradient(_ model: any Classifier, _ x: Tensor, labels: [Int], first: Tensor, samples: Int) -> Tensor {
+        var total = first
+        for _ in 1..<samples {
+            let tape = Tape()
+            let v = tape.input(x, requiresGradient: true)
+            tape.backward(from: softmaxCrossEntropy(model(v, mode: .evaluation).logits, labels: labels, reduction: .sum))
+            total += v.gradient!
+        }
+        return total * (1 / Float(samples))
     }
 
     /// x ← clip(x + step·sign(g), lower, upper), fused in one pass.

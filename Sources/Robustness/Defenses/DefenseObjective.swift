@@ -8,6 +8,13 @@ public struct LossTerms: Sendable {
     public var crossEntropy: Float = 0
     public var logitPairing: Float = 0
     public var attentionPairing: Float = 0
+    /// IGR: the finite-difference estimate of mean ‖∇ₓ CE‖² (before λ).
+    public var gradientPenalty: Float = 0
+    /// ADP: the ensemble entropy H and the mean log-determinant (before α and β).
+    public var ensembleEntropy: Float = 0
+    public var logDeterminant: Float = 0
+
+    public init() {}
     /// Fraction of the batch the model got right (on the adversarial batch when there is one).
     public var accuracy: Float = 0
 }
@@ -16,8 +23,16 @@ extension DefenseConfiguration {
     /// Builds the loss of one batch on `tape` (which must record parameter gradients): forward passes in
     /// training mode of the clean batch and, for adversarial objectives, of `adversarial` (made by the
     /// caller). Returns the scalar loss variable and its terms.
+    ///
+    /// IGR adds its finite-difference gradient penalty to the clean cross-entropy; ADP needs an
+    /// `Ensemble` (as `makeModel` builds) and sums its members' cross-entropies minus the regulariser.
     public func loss(model: any Classifier, clean x: Tensor, adversarial: Tensor?, labels: [Int], tape: Tape) -> (Variable, LossTerms) {
         var terms = LossTerms()
+        switch kind {
+        case .igr: return inputGradientRegularizedLoss(model: model, x: x, labels: labels, tape: tape)
+        case .adp: return adpLoss(model: model, x: x, labels: labels, tape: tape)
+        default: break
+        }
         guard isAdversarial, let adversarial else {
             let out = model(tape.input(x, requiresGradient: false), mode: .training)
             let ce = softmaxCrossEntropy(out.logits, labels: labels)
@@ -63,4 +78,38 @@ extension DefenseConfiguration {
 public func accuracy(_ logits: Tensor, _ labels: [Int]) -> Float {
     let predictions = logits.argmaxPerRow()
     return Float(zip(predictions, labels).filter { $0 == $1 }.count) / Float(max(labels.count, 1))
+}
+
+extension DefenseConfiguration {
+    /// IGR: mean CE + λ·penalty, penalty ≈ mean ‖∇ₓ CEᵢ‖² (see `finiteDifferenceGradientPenalty`).
+    func inputGradientRegularizedLoss(model: any Classifier, x: Tensor, labels: [Int], tape: Tape) -> (Variable, LossTerms) {
+        var terms = LossTerms()
+        let (losses, penalty) = finiteDifferenceGradientPenalty(model: model, images: x, labels: labels, step: finiteDifferenceStep,
+                                                                mode: .training, tape: tape)
+        let ce = mean(losses)
+        let total = inputGradientWeight == 0 ? ce : ce + penalty * inputGradientWeight
+        terms.crossEntropy = ce.value.scalar
+        terms.gradientPenalty = penalty.value.scalar
+        terms.total = total.value.scalar
+        return (total, terms)
+    }
+
+    /// ADP: Σ_k CE(z_k, y) − α·H − β·log det (see `adpRegularizerTerms`); accuracy is the ensemble's.
+    func adpLoss(model: any Classifier, x: Tensor, labels: [Int], tape: Tape) -> (Variable, LossTerms) {
+        guard let ensemble = model as? Ensemble else {
+            preconditionFailure("the ADP objective trains an Ensemble (DefenseConfiguration.makeModel builds one), got \(type(of: model))")
+        }
+        var terms = LossTerms()
+        let logits = ensemble.memberOutputs(tape.input(x, requiresGradient: false), mode: .training).map(\.logits)
+        var ce = softmaxCrossEntropy(logits[0], labels: labels)
+        for z in logits.dropFirst() { ce = ce + softmaxCrossEntropy(z, labels: labels) }
+        let (entropy, logDet) = adpRegularizerTerms(memberLogits: logits, labels: labels, determinantOffset: adpDeterminantOffset)
+        let total = ce - entropy * adpAlpha - logDet * adpBeta
+        terms.crossEntropy = ce.value.scalar
+        terms.ensembleEntropy = entropy.value.scalar
+        terms.logDeterminant = logDet.value.scalar
+        terms.total = total.value.scalar
+        terms.accuracy = accuracy(Ensemble.combine(logits).value, labels)
+        return (total, terms)
+    }
 }

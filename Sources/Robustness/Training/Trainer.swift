@@ -41,6 +41,8 @@ public final class Trainer {
 
     /// One optimisation step on a batch (already augmented).
     public func trainStep(images: Tensor, labels: [Int], learningRate: Float, rng: inout SeededRandom) -> LossTerms {
+        // A randomised model draws from the step's stream, so a resumed run repeats its noise.
+        if let randomized = model as? any RandomizedClassifier { randomized.reseed(rng.next()) }
         let adversarial = defense.isAdversarial
             ? PGD.perturb(model, images: images, labels: labels, configuration: defense.attack, rng: &rng) : nil
         let tape = Tape(recordsParameterGradients: true)
