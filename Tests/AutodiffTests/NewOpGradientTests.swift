@@ -30,6 +30,16 @@ final class NewOpGradientTests: XCTestCase {
         checkGradients([Tensor.uniform(shape: [3, 5], in: 0.5...2, using: &rng)], epsilon: 1e-3) { v in log(v[0]) }
     }
 
+    /// The parallel softmax kernel against the reference `Tensor.softmaxRows` on enough rows to split.
+    func testSoftmaxMatchesTheReferenceOnManyRows() {
+        var rng = SeededRandom(seed: 8)
+        let x = Tensor.uniform(shape: [4096, 37], in: -8...8, using: &rng)
+        let tape = Tape()
+        let fast = softmax(tape.constant(x)).value, reference = x.softmaxRows()
+        let worst = zip(fast.scalars, reference.scalars).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(worst, 1e-6)
+    }
+
     func testResizeNearestAndPadGradients() {
         var rng = SeededRandom(seed: 3)
         let x = Tensor.uniform(shape: [2, 2, 5, 5], in: -1...1, using: &rng)
