@@ -15,10 +15,12 @@ let package = Package(
         .library(name: "Robustness", targets: ["Robustness"]),
         .library(name: "Store", targets: ["Store"]),
         .library(name: "Data", targets: ["Data"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Public API
@@ -28,8 +30,9 @@ let package = Package(
         .target(name: "Robustness", dependencies: ["NN"]),
         .target(name: "Store", dependencies: ["CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Data", dependencies: ["CJPEG", "CPNG", "CZlib", "Store"]),
+        .target(name: "Pipeline", dependencies: ["Robustness", "Data", "Store", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "atalp", dependencies: [
-            "Tensors", "Autodiff", "NN", "Robustness", "Store", "Data",
+            "Tensors", "Autodiff", "NN", "Robustness", "Store", "Data", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmark of the Data module against Pillow (see benchmarks/data/)
@@ -49,6 +52,7 @@ let package = Package(
         .testTarget(name: "RobustnessTests", dependencies: ["Robustness", "Data"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,167 @@
+import Foundation
+import Robustness
+
+/// The report of a pipeline run: the paper's Table 1 (rows: defenses; columns: threat model × ε,
+/// accuracy after the full attack) and Figure 3 (accuracy against PGD iterations, one line per
+/// defense, one chart per threat model × ε), as Markdown, CSV, SVG and one HTML page.
+public struct Report: Sendable {
+    /// One row source: a model under evaluation, with its evaluations under each attack.
+    public struct Row: Sendable {
+        public var model: String
+        public var label: String
+        public var defense: String
+        public var attack: String
+        public var evaluations: [AttackEvaluation]
+        public var checks: [SanityCheck]
+    }
+
+    public var title: String
+    public var pipeline: String
+    public var rows: [Row]
+    /// Lines about the run (data set, models) shown under the title.
+    public var notes: [String]
+
+    /// Every file of the report by name.
+    public func files() -> [String: String] {
+        var files: [String: String] = [:]
+        var markdown = "# \(title)\n\n"
+        for note in notes { markdown += "\(note)  \n" }
+        markdown += "\n"
+        var html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>\(escape(title))</title>\n"
+            + "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}"
+            + "td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}th{background:#eee}td:first-child{text-align:left}"
+            + ".warn{color:#a00}.charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>\n"
+            + "<h1>\(escape(title))</h1>\n<p>\(notes.map(escape).joined(separator: "<br>"))</p>\n"
+        var table1CSV = "attack,model,defense,threat_model,epsilon,iterations,accuracy,clean_accuracy\n"
+        var resultsCSV = "attack,model,defense,threat_model,epsilon,step_size,restarts,examples,iterations,accuracy\n"
+        for attack in attacks {
+            let rows = self.rows.filter { $0.attack == attack }
+            let columns = self.columns(rows)
+            // Table 1
+            markdown += "## Table 1 — \(attack): accuracy (%) after the full attack\n\n"
+            let iterations = rows.flatMap { $0.evaluations.map { $0.iterations.last ?? 0 } }.max() ?? 0
+            markdown += "Top-1 accuracy on adversarial test images, \(iterations) iterations; rows: defenses, columns: threat model × ε.\n\n"
+            markdown += "| defense | clean | " + columns.map { "\($0.threat.rawValue) ε=\(format($0.epsilon))" }.joined(separator: " | ") + " |\n"
+            markdown += "|---|---:|" + String(repeating: "---:|", count: columns.count) + "\n"
+            html += "<h2>Table 1 — \(escape(attack)): accuracy (%) after the full attack (\(iterations) iterations)</h2>\n<table><tr><th>defense</th><th>clean</th>"
+                + columns.map { "<th>\($0.threat.rawValue)<br>ε=\(format($0.epsilon))</th>" }.joined() + "</tr>\n"
+            for row in rows {
+                let clean = row.evaluations.first?.cleanAccuracy
+                var cells: [String] = []
+                for column in columns {
+                    let e = row.evaluations.first { $0.threatModel == column.threat && $0.epsilon == column.epsilon }
+                    cells.append(e.map { percent($0.finalAccuracy) } ?? "–")
+                    if let e {
+                        table1CSV += "\(csv(attack)),\(csv(row.model)),\(csv(row.defense)),\(e.threatModel.rawValue),\(format(e.epsilon)),"
+                            + "\(e.iterations.last ?? 0),\(e.finalAccuracy),\(e.cleanAccuracy)\n"
+                    }
+                }
+                markdown += "| \(row.label) | \(clean.map(percent) ?? "–") | " + cells.joined(separator: " | ") + " |\n"
+                html += "<tr><td>\(escape(row.label))</td><td>\(clean.map(percent) ?? "–")</td>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
+                for e in row.evaluations {
+                    for (k, a) in zip(e.iterations, e.accuracies) {
+                        resultsCSV += "\(csv(attack)),\(csv(row.model)),\(csv(row.defense)),\(e.threatModel.rawValue),\(format(e.epsilon)),"
+                            + "\(format(e.stepSize)),\(e.restarts),\(e.examples),\(k),\(a)\n"
+                    }
+                }
+            }
+            markdown += "\n"
+            html += "</table>\n"
+            // Figure 3
+            markdown += "## Figure 3 — \(attack): accuracy against attack iterations\n\n"
+            html += "<h2>Figure 3 — \(escape(attack)): accuracy against attack iterations</h2>\n<div class=\"charts\">\n"
+            for column in columns {
+                let name = "figure3-\(attack)-\(column.threat.rawValue)-eps\(format(column.epsilon)).svg"
+                let lines = rows.compactMap { row -> (String, [(Int, Float)])? in
+                    guard let e = row.evaluations.first(where: { $0.threatModel == column.threat && $0.epsilon == column.epsilon }) else { return nil }
+                    return (row.label, Array(zip(e.iterations, e.accuracies)))
+                }
+                let svg = Self.chart(title: "\(column.threat.rawValue), ε = \(format(column.epsilon))", lines: lines)
+                files[name] = svg
+                markdown += "![\(column.threat.rawValue) ε=\(format(column.epsilon))](\(name))\n"
+                html += "<div>\(svg)</div>\n"
+            }
+            markdown += "\n"
+            html += "</div>\n"
+            // Sanity checks (the gradient-masking signs)
+            let warnings = rows.flatMap { row in SanityChecks.warnings(row.checks).map { "\(row.label): \($0)" } }
+            let checked = rows.reduce(0) { $0 + $1.checks.count }
+            markdown += "### Sanity checks — \(attack)\n\n"
+            html += "<h3>Sanity checks — \(escape(attack))</h3>\n"
+            if warnings.isEmpty {
+                markdown += "All \(checked) checks passed (accuracy falls with iterations and with ε; white-box at least as strong as transfer).\n\n"
+                html += "<p>All \(checked) checks passed.</p>\n"
+            } else {
+                for w in warnings { markdown += "- **\(w)**\n" }
+                markdown += "\n"
+                html += "<ul>" + warnings.map { "<li class=\"warn\">\(escape($0))</li>" }.joined() + "</ul>\n"
+            }
+        }
+        html += "<p>Data: <a href=\"table1.csv\">table1.csv</a>, <a href=\"results.csv\">results.csv</a>, <a href=\"report.md\">report.md</a></p>\n</body></html>\n"
+        files["report.md"] = markdown
+        files["index.html"] = html
+        files["table1.csv"] = table1CSV
+        files["results.csv"] = resultsCSV
+        return files
+    }
+
+    var attacks: [String] {
+        var seen: [String] = []
+        for r in rows where !seen.contains(r.attack) { seen.append(r.attack) }
+        return seen
+    }
+
+    func columns(_ rows: [Row]) -> [(threat: ThreatModel, epsilon: Float)] {
+        var columns: [(threat: ThreatModel, epsilon: Float)] = []
+        for threat in ThreatModel.allCases {
+            let epsilons = Set(rows.flatMap { $0.evaluations.filter { $0.threatModel == threat }.map(\.epsilon) }).sorted()
+            columns += epsilons.map { (threat, $0) }
+        }
+        return columns
+    }
+
+    /// An SVG line chart: accuracy (0–100 %) against iterations, one line and legend entry per series.
+    static func chart(title: String, lines: [(String, [(Int, Float)])], width: Double = 420, height: Double = 300) -> String {
+        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+        let left = 48.0, right = 130.0, top = 28.0, bottom = 40.0
+        let plotW = width - left - right, plotH = height - top - bottom
+        let maxX = Double(max(lines.flatMap { $0.1.map(\.0) }.max() ?? 1, 1))
+        func x(_ k: Int) -> Double { left + plotW * Double(k) / maxX }
+        func y(_ a: Float) -> Double { top + plotH * (1 - Double(a)) }
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"\(f(left + plotW / 2))\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">\(escape(title))</text>\n"
+        for tick in stride(from: 0, through: 100, by: 20) {
+            let ty = y(Float(tick) / 100)
+            s += "<line x1=\"\(f(left))\" y1=\"\(f(ty))\" x2=\"\(f(left + plotW))\" y2=\"\(f(ty))\" stroke=\"#ddd\"/>"
+            s += "<text x=\"\(f(left - 6))\" y=\"\(f(ty + 4))\" text-anchor=\"end\">\(tick)</text>\n"
+        }
+        let ticks = Array(Set(lines.flatMap { $0.1.map(\.0) })).sorted()
+        for k in ticks {
+            s += "<text x=\"\(f(x(k)))\" y=\"\(f(top + plotH + 14))\" text-anchor=\"middle\">\(k)</text>\n"
+        }
+        s += "<line x1=\"\(f(left))\" y1=\"\(f(top + plotH))\" x2=\"\(f(left + plotW))\" y2=\"\(f(top + plotH))\" stroke=\"#333\"/>"
+        s += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + plotH))\" stroke=\"#333\"/>\n"
+        s += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\">PGD iterations</text>\n"
+        s += "<text transform=\"translate(12 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">accuracy (%)</text>\n"
+        for (i, line) in lines.enumerated() {
+            let color = colors[i % colors.count]
+            let points = line.1.map { "\(f(x($0.0))),\(f(y($0.1)))" }.joined(separator: " ")
+            s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"\(points)\"/>\n"
+            for (k, a) in line.1 { s += "<circle cx=\"\(f(x(k)))\" cy=\"\(f(y(a)))\" r=\"2.5\" fill=\"\(color)\"/>" }
+            let ly = top + 8 + Double(i) * 16
+            s += "\n<line x1=\"\(f(width - right + 10))\" y1=\"\(f(ly))\" x2=\"\(f(width - right + 28))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            s += "<text x=\"\(f(width - right + 32))\" y=\"\(f(ly + 4))\">\(escape(line.0))</text>\n"
+        }
+        return s + "</svg>\n"
+    }
+}
+
+private func f(_ v: Double) -> String { String(format: "%.1f", v) }
+func format(_ x: Float) -> String { String(format: "%g", Double(x)) }
+func percent(_ x: Float) -> String { String(format: "%.1f", Double(100 * x)) }
+func escape(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        .replacingOccurrences(of: "\"", with: "&quot;")
+}
+private func csv(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"\(s.replacingOccurrences(of: "\"", with: "\"\""))\"" : s }

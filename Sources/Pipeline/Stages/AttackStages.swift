@@ -1,0 +1,177 @@
+import Data
+import Foundation
+import NN
+import Robustness
+import Store
+import Tensors
+
+/// adversarial-generate: a source model + the test set → an adversarial set, reusable against any
+/// model (gray- and black-box evaluation hand the same images to every target).
+///
+/// Adversarial-set layout (kind `adversarial-set`, format 1):
+///
+/// | path | type | shape | meaning |
+/// |---|---|---|---|
+/// | `images` | float32 | K×N×C×H×W | in [0, 1]; `images[k]` is what the attacker hands over after `iterations[k]` iterations: per example the first iterate that fooled the source, else iterate k (never rounded to 8 bits) |
+/// | `iterations` | int64 | K | the recorded iteration counts, ascending |
+/// | `labels` | int32 | N | true labels of the attacked test images (the first N of the test split) |
+/// | `source_accuracy` | float32 | K | the source model's accuracy on `images[k]` (its white-box accuracy) |
+///
+/// Provenance: `params` holds the attack (kind, ε, step size, iterations, restarts, random start,
+/// examples, seed, batch size); `input_roles`/`input_ids` name the `source` checkpoint and the `data` set.
+enum GenerateStage {
+    static let version = 1
+
+    static func run(_ attack: AttackSpec, epsilon: Double, batchSize: Int, _ run: StageRun) throws -> [String: ArtifactID] {
+        let data = try run.cache.dataset(try run.input("data"), in: run.store)
+        let test = data.test.prefix(attack.examples).labeled
+        let (source, sourceDefense) = try PipelineModels.load(try run.input("source"), in: run.store)
+        // Randomised sources are attacked with expectation over transformation (EOT).
+        let configuration = sourceDefense.evaluationAttack(attack.configuration(epsilon: epsilon))
+        let counts = attack.iterations
+        let generator: AttackKinds.Generator = attack.kind == "pgd" ? pgd : attack.kind == "ensemble" ? ensemble : try {
+            guard let g = AttackKinds.generator(attack.kind) else {
+                throw PipelineError(file: run.node, "attack kind '\(attack.kind)' is not available in this build")
+            }
+            return g
+        }()
+        var perCount: [[Tensor]] = Array(repeating: [], count: counts.count)
+        var fooled = [Int](repeating: 0, count: counts.count)
+        let started = Date()
+        var start = 0, batchIndex: UInt64 = 0
+        while start < test.count {
+            let end = min(start + batchSize, test.count)
+            let x = test.images.rows(start..<end), labels = Array(test.labels[start..<end])
+            var rng = SeededRandom.derived(seed: attack.seed, stream: batchIndex)
+            let result = generator(source, x, labels, configuration, counts, &rng)
+            for (i, k) in counts.enumerated() {
+                guard let images = result[k] else { throw PipelineError(file: run.node, "attack gave no images for \(k) iterations") }
+                perCount[i].append(images)
+                fooled[i] += zip(predict(source, images), labels).filter { $0 != $1 }.count
+            }
+            start = end
+            batchIndex += 1
+            run.progress.counting(run.node, done: start, total: test.count, unit: "images", started: started)
+        }
+        let n = test.count
+        let stacked = Tensor.concatenatingRows(perCount.map { Tensor.concatenatingRows($0) })
+        let (_, c, h, w) = test.images.nchw
+        let id = try run.store.put(run.metadata(kind: "adversarial-set")) { wr in
+            try stacked.withUnsafeBufferPointer { try wr.write("images", float32: $0, shape: [counts.count, n, c, h, w]) }
+            try wr.write("iterations", int64: counts.map(Int64.init), shape: [counts.count])
+            try wr.write("labels", int32: test.labels.map(Int32.init), shape: [n])
+            try wr.write("source_accuracy", float32: fooled.map { 1 - Float($0) / Float(max(n, 1)) }, shape: [counts.count])
+        }
+        return ["adversarial": id]
+    }
+
+    /// The AutoAttack-style ensemble on one batch; its final images stand for every recorded count.
+    static let ensemble: AttackKinds.Generator = { source, x, labels, attack, counts, rng in
+        var configuration = AttackEnsembleConfiguration.standard(epsilon: attack.epsilon, seed: rng.next(), iterations: max(counts.last ?? 100, 1),
+                                                                 batchSize: max(labels.count, 1))
+        configuration.gradientSamples = attack.gradientSamples
+        let result = AttackEnsemble.run(source, on: LabeledImages(images: x, labels: labels), configuration: configuration)
+        return Dictionary(uniqueKeysWithValues: counts.map { ($0, result.adversarial) })
+    }
+
+    /// PGD with the attacker's bookkeeping: after k iterations, per example, the first iterate (of any
+    /// restart) that fooled the source, else the latest restart's iterate k.
+    static let pgd: AttackKinds.Generator = { source, x, labels, attack, counts, rng in
+        var kept: [Int: Tensor] = [:]
+        var broken: [Int: [Bool]] = [:]
+        _ = PGD.attack(source, images: x, labels: labels, configuration: attack, rng: &rng, recordingAfter: counts) { k, restart, images in
+            guard var current = kept[k] else {
+                kept[k] = images
+                broken[k] = zip(predict(source, images), labels).map { $0 != $1 }
+                return
+            }
+            let predictions = predict(source, images)
+            let inner = images.count / max(labels.count, 1)
+            images.withUnsafeBufferPointer { src in
+                current.withUnsafeMutableBufferPointer { dst in
+                    for i in 0..<labels.count where !broken[k]![i] {
+                        (dst.baseAddress! + i * inner).update(from: src.baseAddress! + i * inner, count: inner)
+                        if predictions[i] != labels[i] { broken[k]![i] = true }
+                    }
+                }
+            }
+            kept[k] = current
+        }
+        return kept
+    }
+}
+
+/// evaluate: a target checkpoint + the adversarial sets of one attack (every threat model and ε) →
+/// an evaluation artifact.
+///
+/// Evaluation layout (kind `evaluation`, format 1):
+///
+/// | path | type | shape | meaning |
+/// |---|---|---|---|
+/// | `accuracy` | float32 | R×K | accuracy of the target on adversarial set r after `iterations[k]` iterations |
+/// | `epsilons` | float32 | R | ε of each row |
+/// | `iterations` | int64 | K | iteration counts |
+/// | `clean_accuracy` | float32 | scalar | accuracy on the same (clean) test images |
+///
+/// Attributes: `threat_models` (string array, one per row), `evaluations` (JSON: the rows as
+/// Robustness `AttackEvaluation`s), `sanity_checks` (JSON: `SanityCheck`s on them, the signs of
+/// gradient masking).
+enum EvaluateStage {
+    static let version = 1
+
+    /// Input roles of the adversarial sets: `white-box@0.25`.
+    static func role(_ threat: ThreatModel, _ epsilon: Double) -> String { "\(threat.rawValue)@\(epsilon)" }
+
+    static func run(_ attack: AttackSpec, batchSize: Int, _ run: StageRun) throws -> [String: ArtifactID] {
+        let target = try PipelineModels.load(try run.input("model"), in: run.store).model
+        let data = try run.cache.dataset(try run.input("data"), in: run.store)
+        let clean = data.test.prefix(attack.examples).labeled
+        let cleanAccuracy = evaluateAccuracy(target, on: clean, batchSize: batchSize)
+        var evaluations: [AttackEvaluation] = []
+        for threat in ThreatModel.allCases where attack.threatModels.contains(threat) {
+            for epsilon in attack.epsilons {
+                let id = try run.input(role(threat, epsilon))
+                let (images, counts, labels) = try run.store.read(id) { r -> (Tensor, [Int], [Int]) in
+                    let shape = try r.shape(of: "images")
+                    return (Tensor(shape: shape, values: try r.readFloat32("images")), try r.readInt64("iterations").map(Int.init),
+                            try r.readInt32("labels").map(Int.init))
+                }
+                let n = labels.count, inner = images.count / max(counts.count * n, 1)
+                var accuracies: [Float] = []
+                for k in counts.indices {
+                    let set = images.reshaped([counts.count * n, inner]).rows(k * n..<(k + 1) * n)
+                        .reshaped([n] + Array(images.shape.dropFirst(2)))
+                    accuracies.append(evaluateAccuracy(target, on: LabeledImages(images: set, labels: labels), batchSize: batchSize))
+                }
+                evaluations.append(AttackEvaluation(threatModel: threat, epsilon: Float(epsilon), stepSize: Float(attack.stepSize),
+                                                    restarts: attack.restarts, iterations: counts, accuracies: accuracies,
+                                                    cleanAccuracy: cleanAccuracy, examples: n))
+                run.progress.line(String(format: "%@: %@ ε=%g: %.1f%% after %d iterations (clean %.1f%%)", run.node, threat.rawValue, epsilon,
+                                         100 * (accuracies.last ?? 0), counts.last ?? 0, 100 * cleanAccuracy))
+            }
+        }
+        let checks = SanityChecks.run(evaluations, classes: data.test.classNames.count)
+        for warning in SanityChecks.warnings(checks) { run.progress.line("\(run.node): \(warning)") }
+        let k = attack.iterations.count
+        let id = try run.store.put(run.metadata(kind: "evaluation")) { w in
+            try w.write("accuracy", float32: evaluations.flatMap(\.accuracies), shape: [evaluations.count, k])
+            try w.write("epsilons", float32: evaluations.map(\.epsilon), shape: [evaluations.count])
+            try w.write("iterations", int64: attack.iterations.map(Int64.init), shape: [k])
+            try w.write("clean_accuracy", float32: [cleanAccuracy], shape: [])
+            try w.setAttribute("threat_models", .strings(evaluations.map(\.threatModel.rawValue)))
+            try w.setAttribute("evaluations", .string(canonicalJSON(evaluations)))
+            try w.setAttribute("sanity_checks", .string(canonicalJSON(checks)))
+        }
+        return ["evaluation": id]
+    }
+
+    /// The evaluations and checks stored in an evaluation artifact.
+    static func read(_ id: ArtifactID, in store: ArtifactStore) throws -> (evaluations: [AttackEvaluation], checks: [SanityCheck]) {
+        try store.read(id) { r in
+            let decoder = JSONDecoder()
+            let e = try decoder.decode([AttackEvaluation].self, from: Foundation.Data((try r.attribute("evaluations")?.stringValue ?? "[]").utf8))
+            let c = try decoder.decode([SanityCheck].self, from: Foundation.Data((try r.attribute("sanity_checks")?.stringValue ?? "[]").utf8))
+            return (e, c)
+        }
+    }
+}

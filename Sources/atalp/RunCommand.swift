@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+import Store
+
+/// `atalp run PIPELINE`: runs a pipeline file's stages against the store, computing only what changed.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a pipeline: train, attack, evaluate and report, reusing every stage whose inputs did not change.",
+        discussion: """
+            Stages: ingest, preprocess, train:<model>, attack:<attack>:<source>@<ε>, evaluate:<model>:<attack>, \
+            analyze:<name>, report. Each is keyed by its parameters and the ids of its inputs; a stage whose key \
+            the store holds is reused, not rerun. A training stage killed part-way resumes from its last \
+            checkpoint on the next run and ends with the same weights.
+
+            Exit status: 0 on success, 1 when the pipeline file is invalid or a stage fails, 64 on a usage error.
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The pipeline file (e.g. pipelines/quick.yaml).") var pipeline: String
+    @Option(name: .customLong("stage"), parsing: .upToNextOption,
+            help: ArgumentHelp("Run only these stages (a name, a kind such as 'train', or a prefix such as 'train:atalp') and what they need.", valueName: "NAME"))
+    var stages: [String] = []
+    @Flag(help: "Show what would run and why; run nothing.") var dryRun = false
+    @Option(help: ArgumentHelp("Write the report here (default: the pipeline's report.directory, else reports/<name>/).", valueName: "DIR"))
+    var reportDir: String?
+    @Option(help: ArgumentHelp("Training checkpoint interval in seconds (besides every epoch end).", valueName: "SECONDS"))
+    var checkpointSeconds: Double = 60
+    @Option(help: ArgumentHelp("Also checkpoint training every N steps.", valueName: "N")) var checkpointEverySteps: Int?
+    @Option(help: "Stages to run side by side (each already uses every core).") var jobs: Int = 1
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard checkpointSeconds >= 0 else { throw ValidationError("--checkpoint-seconds must be ≥ 0") }
+        if let n = checkpointEverySteps, n < 1 { throw ValidationError("--checkpoint-every-steps must be at least 1") }
+    }
+
+    func run() throws {
+        let definition = try PipelineDefinition.load(pipeline)
+        var options = RunOptions()
+        options.stages = stages
+        options.dryRun = dryRun
+        options.reportDirectory = reportDir
+        options.checkpointSeconds = checkpointSeconds
+        options.checkpointEverySteps = checkpointEverySteps
+        options.jobs = jobs
+        let store = try store.open(create: !dryRun)
+        let runner = try PipelineRunner(definition: definition, store: store, options: options)
+        let states = try runner.run()
+        if dryRun {
+            print(StatusCommand.table(states, dryRun: true), terminator: "")
+            return
+        }
+        if states.contains(where: { $0.node == "report" }) {
+            print("report: \(runner.reportDirectory)/index.html (and report.md, table1.csv, results.csv, figure3-*.svg)")
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+import Store
+
+/// `atalp status PIPELINE`: every stage fresh or stale, and why.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show every stage of a pipeline as fresh or stale, and for a stale one why.",
+        discussion: """
+            Reasons: never run; changed params: beta (1.0 → 2.0); changed deps: data (3fa9… → 77aa…); \
+            new implementation version; missing or corrupt output; input from stale stage X.
+
+            Exit status: 0 when every stage is fresh, 1 when some are stale or the pipeline file is invalid.
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The pipeline file.") var pipeline: String
+
+    func run() throws {
+        let definition = try PipelineDefinition.load(pipeline)
+        let store = try store.open(create: false)
+        let runner = try PipelineRunner(definition: definition, store: store)
+        let states = runner.status()
+        print(Self.table(states, dryRun: false), terminator: "")
+        if states.contains(where: { $0.state == .stale }) { throw ExitCode(1) }
+    }
+
+    static func table(_ states: [StageState], dryRun: Bool) -> String {
+        let width = min(max(states.map(\.node.count).max() ?? 5, 5), 60)
+        var out = ""
+        for s in states {
+            let word = s.state == .fresh ? (dryRun ? "reuse" : "fresh") : (dryRun ? "run" : "stale")
+            let name = s.node.padding(toLength: max(width, s.node.count), withPad: " ", startingAt: 0)
+            out += "\(name)  \(word.padding(toLength: 5, withPad: " ", startingAt: 0))  \(s.detail.joined(separator: "; "))\n"
+        }
+        let stale = states.filter { $0.state == .stale }.count
+        out += dryRun ? "\(stale) of \(states.count) stages would run\n" : "\(states.count - stale) fresh, \(stale) stale\n"
+        return out
+    }
+}

@@ -1,0 +1,59 @@
+import XCTest
+@testable import Pipeline
+
+final class PipelineFileTests: XCTestCase {
+    func testTinyPipelineParses() throws {
+        let p = try PipelineDefinition.parse(tinyPipeline, file: "tiny.yaml")
+        XCTAssertEqual(p.name, "tiny")
+        XCTAssertEqual(p.models.map(\.name), ["plain", "atalp"])
+        XCTAssertEqual(p.models[1].defense.beta, 1.0)
+        XCTAssertEqual(p.models[1].defense.attack.iterations, 2, "defaults from the top-level defense: mapping")
+        XCTAssertEqual(p.trainedModels.map(\.name), ["plain", "atalp", "deeper", "plain#gray", "atalp#gray"])
+        let graph = try StageGraph(p)
+        XCTAssertEqual(graph.nodes.count, 19)
+        XCTAssertNotNil(graph.node("attack:pgd:deeper@0.1"), "one black-box set per ε, shared by every target")
+        XCTAssertEqual(try graph.closure(of: ["train:atalp"]), ["ingest", "preprocess", "train:atalp"])
+    }
+
+    func testUnknownKeyNamesFileLineAndKey() {
+        let text = tinyPipeline.replacingOccurrences(of: "defense: {kind: atalp, alpha: 0.5, beta: 1.0}",
+                                                     with: "defense: {kind: atalp, alpha: 0.5, bta: 1.0}")
+        XCTAssertThrowsError(try PipelineDefinition.parse(text, file: "pipelines/tiny.yaml")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("pipelines/tiny.yaml:24: models[1].defense.bta: unknown key 'bta' (expected one of: adp_alpha, adp_beta, alpha, "), "\(error)")
+        }
+    }
+
+    func testTypeErrorNamesFileLineAndKey() {
+        let text = tinyPipeline.replacingOccurrences(of: "  batch_size: 16\n  learning_rate", with: "  batch_size: sixteen\n  learning_rate")
+        XCTAssertThrowsError(try PipelineDefinition.parse(text, file: "p.yaml")) { error in
+            XCTAssertEqual("\(error)", "p.yaml:8: training.batch_size: expected an integer, found \"sixteen\"")
+        }
+    }
+
+    func testDanglingSourceAndBadYAML() {
+        let text = tinyPipeline.replacingOccurrences(of: "black_box_source: deeper", with: "black_box_source: deepest")
+        XCTAssertThrowsError(try PipelineDefinition.parse(text, file: "p.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("black_box_source: no model or source is named 'deepest'"), "\(error)")
+        }
+        XCTAssertThrowsError(try PipelineDefinition.parse("name: x\n  data: [", file: "bad.yaml")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("bad.yaml:"), "\(error)")
+        }
+    }
+
+    func testShippedPipelinesParse() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        for name in ["quick", "fashion-mnist", "flowers17", "imagenet4", "dogs-vs-cats"] {
+            let p = try PipelineDefinition.load("\(root)/pipelines/\(name).yaml")
+            XCTAssertFalse(try StageGraph(p).nodes.isEmpty, name)
+        }
+    }
+
+    func testFractionsAndTrainKeyIgnoresThreads() throws {
+        let text = tinyPipeline.replacingOccurrences(of: "step_size: 0.2\n", with: "step_size: 1/256\n")
+        let p = try PipelineDefinition.parse(text, file: "p.yaml")
+        XCTAssertEqual(p.attacks[1].stepSize, 1.0 / 256)
+        let train = try StageGraph(p).node("train:atalp")!
+        XCTAssertEqual(train.spec([:]).parameters.canonicalJSON.contains("thread"), false)
+        XCTAssertNotNil(train.spec([:]).parameters.canonicalJSON.range(of: "\"defense.beta\":1.0"))
+    }
+}
