@@ -112,7 +112,7 @@ public struct ActivationStatistics {
     public static func attention(of groupOutput: Tensor, exponent: Float = 2) -> Tensor {
         let (n, _, h, w) = groupOutput.nchw
         let tape = Tape()
-        return attentionMap(tape.constant(groupOutput), exponent: exponent).value.reshaped([n, h, w])
+        return withExtendedLifetime(tape) { attentionMap(tape.constant(groupOutput), exponent: exponent).value.reshaped([n, h, w]) }
     }
 
     /// Runs `model` in evaluation mode, without gradients, over `data` in batches.
@@ -133,8 +133,7 @@ public struct ActivationStatistics {
         var start = 0
         while start < n {
             let end = min(start + batchSize, n)
-            let tape = Tape()
-            let out = model(tape.input(data.images.rows(start..<end), requiresGradient: false), mode: .evaluation)
+            let out = evaluate(model, data.images.rows(start..<end))
             predictions += out.logits.value.argmaxPerRow()
             maps.append(out.groups.map { Self.attention(of: $0.value, exponent: exponent) })
             if keepActivations {
@@ -272,6 +271,13 @@ public struct ActivationStatistics {
             exponent: Float(try r.attribute("attention_exponent")?.doubleValue ?? 2),
             inputHeight: Int(size[0]), inputWidth: Int(size[1]))
     }
+}
+
+/// The model's outputs in evaluation mode with no gradients. The tape is kept alive for the whole
+/// forward pass: variables hold it weakly, and the optimiser may end a local's lifetime at its last use.
+func evaluate(_ model: any Classifier, _ x: Tensor) -> ClassifierOutput {
+    let tape = Tape()
+    return withExtendedLifetime(tape) { model(tape.input(x, requiresGradient: false), mode: .evaluation) }
 }
 
 /// A number without trailing zeros: 0.25, 1, 0.0625.

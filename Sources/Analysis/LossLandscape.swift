@@ -97,7 +97,7 @@ public struct LossLandscape {
         let tape = Tape()
         let v = tape.input(x, requiresGradient: true)
         tape.backward(from: softmaxCrossEntropy(model(v, mode: .evaluation).logits, labels: [label]))
-        return v.gradient!.sign()
+        return withExtendedLifetime(tape) { v.gradient!.sign() }
     }
 
     /// z over coordinates × coordinates for one image, row-major (a outer, b inner), batch by batch.
@@ -117,7 +117,7 @@ public struct LossLandscape {
                     }
                 }
             } } }
-            let logits = model(Tape().input(batch, requiresGradient: false), mode: .evaluation).logits.value
+            let logits = evaluate(model, batch).logits.value
             losses += crossEntropyPerExample(logits: logits, labels: Array(repeating: label, count: end - start))
             start = end
         }

@@ -20,6 +20,12 @@ final class AnalysisTests: XCTestCase {
         return LabeledImages(images: Tensor.uniform(shape: [n, 1, 8, 8], using: &rng), labels: (0..<n).map { $0 % 3 })
     }
 
+    /// Evaluation-mode outputs, keeping the tape (held weakly by its variables) alive throughout.
+    func forward(_ model: ResNet, _ x: Tensor) -> ClassifierOutput {
+        let tape = Tape()
+        return withExtendedLifetime(tape) { model(tape.input(x, requiresGradient: false), mode: .evaluation) }
+    }
+
     func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "atalp-analysis-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -42,7 +48,7 @@ final class AnalysisTests: XCTestCase {
         let model = tinyModel(), data = images(5)
         // Batches of 2 (2 + 2 + 1) against one forward pass of all five, reduced by hand.
         let stats = ActivationStatistics.compute(model, on: data, source: .clean(defense: "none"), batchSize: 2)
-        let out = model(Tape().input(data.images, requiresGradient: false), mode: .evaluation)
+        let out = forward(model, data.images)
         XCTAssertEqual(stats.groupCount, 3)
         XCTAssertEqual(stats.predictions, out.logits.value.argmaxPerRow())
         for (j, g) in out.groups.enumerated() {
@@ -106,8 +112,8 @@ final class AnalysisTests: XCTestCase {
         XCTAssertEqual(l.loss.shape, [2, 5, 5])
         for (k, index) in [1, 2].enumerated() {
             let x = data.images.rows(index..<(index + 1))
-            let clean = softmaxCrossEntropy(model(Tape().input(x, requiresGradient: false), mode: .evaluation).logits,
-                                            labels: [data.labels[index]]).value.scalar
+            // −log softmax(f(x))[y], from the logits of a plain forward pass.
+            let clean = -forward(model, x).logits.value.logSoftmaxRows()[0, data.labels[index]]
             XCTAssertEqual(l.grid(k)[2, 2], clean, accuracy: 1e-5 * max(1, clean), "image \(index)")
             XCTAssertNotEqual(l.grid(k)[4, 2], clean, "moving along r1 changes the loss")
         }
@@ -135,7 +141,7 @@ final class AnalysisTests: XCTestCase {
         XCTAssertEqual(back.predictions, stats.predictions)
         XCTAssertEqual(back.subsetIndices, [3, 0])
         XCTAssertEqual(back.subsetImages, data.images.gatherRows([3, 0]))
-        let out = model(Tape().input(data.images, requiresGradient: false), mode: .evaluation)
+        let out = forward(model, data.images)
         XCTAssertEqual(back.subsetActivations!.count, 3)
         for j in 0..<3 {
             let reference = out.groups[j].value.gatherRows([3, 0])
