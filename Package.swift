@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Store", targets: ["Store"]),
         .library(name: "Data", targets: ["Data"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Analysis", targets: ["Analysis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,8 +32,9 @@ let package = Package(
         .target(name: "Store", dependencies: ["CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Data", dependencies: ["CJPEG", "CPNG", "CZlib", "Store"]),
         .target(name: "Pipeline", dependencies: ["Robustness", "Data", "Store", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Analysis", dependencies: ["Tensors", "Autodiff", "NN", "Robustness", "Store", "CPNG"]),
         .executableTarget(name: "atalp", dependencies: [
-            "Tensors", "Autodiff", "NN", "Robustness", "Store", "Data", "Pipeline",
+            "Tensors", "Autodiff", "NN", "Robustness", "Store", "Data", "Pipeline", "Analysis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Benchmark of the Data module against Pillow (see benchmarks/data/)
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Tensors", "Autodiff", "NN", "Robustness", "Store"]),
     ],
     swiftLanguageModes: [.v6]
 )
