@@ -40,6 +40,19 @@ final class NewOpGradientTests: XCTestCase {
         XCTAssertLessThan(worst, 1e-6)
     }
 
+    func testLogMeanExpValueGradientAndUnderflow() {
+        // a₁ = log 0.2, a₂ = log 0.6: y = log 0.4
+        let tape = Tape()
+        let a = tape.constant(Tensor(shape: [1], values: [Float(Foundation.log(0.2))]))
+        let b = tape.constant(Tensor(shape: [1], values: [Float(Foundation.log(0.6))]))
+        XCTAssertEqual(logMeanExp([a, b]).value.scalar, Float(Foundation.log(0.4)), accuracy: 1e-6)
+        // where exp underflows for every part the result stays finite: log((e⁻²⁰⁰ + e⁻²⁰²)/2)
+        let c = tape.constant(Tensor(shape: [1], values: [-200])), d = tape.constant(Tensor(shape: [1], values: [-202]))
+        XCTAssertEqual(logMeanExp([c, d]).value.scalar, -200 + Float(Foundation.log((1 + exp(-2.0)) / 2)), accuracy: 1e-4)
+        var rng = SeededRandom(seed: 9)
+        checkGradients((0..<3).map { _ in Tensor.uniform(shape: [2, 4], in: -3...3, using: &rng) }) { v in logMeanExp(v) }
+    }
+
     func testResizeNearestAndPadGradients() {
         var rng = SeededRandom(seed: 3)
         let x = Tensor.uniform(shape: [2, 2, 5, 5], in: -1...1, using: &rng)

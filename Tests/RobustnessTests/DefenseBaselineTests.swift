@@ -165,6 +165,17 @@ final class DefenseBaselineTests: XCTestCase {
         XCTAssertEqual(Ensemble.combine([z1, z2]).value.map { expf($0) }.scalars, [0.55, 0.2, 0.25].map { Float($0) }, accuracy: 1e-6)
     }
 
+    /// Members so sure of a wrong class that softmax underflows for the true one: the ensemble's logits
+    /// and the attack's gradient stay finite.
+    func testEnsembleLogitsStayFiniteWhenEveryMemberIsCertain() {
+        let tape = Tape()
+        let z = (0..<2).map { _ in tape.input(Tensor(shape: [1, 3], values: [200, 0, -200]), requiresGradient: true) }
+        let logits = Ensemble.combine(z)
+        XCTAssertTrue(logits.value.scalars.allSatisfy(\.isFinite), "\(logits.value)")
+        tape.backward(from: softmaxCrossEntropy(logits, labels: [2]))
+        XCTAssertTrue(z.allSatisfy { $0.gradient!.scalars.allSatisfy(\.isFinite) })
+    }
+
     func testADPRegularizerGradientFlowsToEveryMember() {
         var rng = SeededRandom(seed: 16)
         let tape = Tape()

@@ -6,6 +6,9 @@ import Tensors
 ///
 ///     logits = log( (1/K)·Σ_k softmax(z_k) )      (so softmax(logits) is the mean prediction)
 ///
+/// computed as `logMeanExp` of the members' log-softmax, which stays finite (and its gradient
+/// defined) where every member's probability of a class underflows.
+///
 /// Member k's parameters and buffers are named `members.<k>.…` (`members.0.conv1.weight`), so a
 /// checkpoint of the ensemble is one file. Group outputs are member 0's (for attention analyses;
 /// `memberOutputs` gives every member's).
@@ -36,9 +39,9 @@ public final class Ensemble: Classifier {
         members.map { $0(x, mode: mode) }
     }
 
-    /// log of the mean of the members' softmax predictions.
+    /// log of the mean of the members' softmax predictions, stably: logMeanExp_k(log softmax(z_k)).
     public static func combine(_ memberLogits: [Variable]) -> Variable {
-        log(meanPrediction(memberLogits))
+        logMeanExp(memberLogits.map { logSoftmax($0) })
     }
 
     /// (1/K)·Σ_k softmax(z_k), N×D.
