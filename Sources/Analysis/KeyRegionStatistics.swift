@@ -99,7 +99,7 @@ public enum KeyRegionStatistics {
     /// Table 2 as Markdown: the ratio per group (share of attention mass in brackets).
     public static func markdown(_ rows: [KeyRegionRow]) -> String {
         let groups = rows.map { $0.ratio.count }.max() ?? 0
-        var lines = ["| defense | images | threat model | ε | n | key area | " + (0..<groups).map { "group-\($0)" }.joined(separator: " | ") + " |",
+        var lines = ["| defense | image set | threat model | ε | images | key area | " + (0..<groups).map { "group-\($0)" }.joined(separator: " | ") + " |",
                      "|---|---|---|---|---|---|" + String(repeating: "---|", count: groups)]
         for r in sorted(rows) {
             let cells = (0..<groups).map { j in
