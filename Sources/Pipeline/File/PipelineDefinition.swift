@@ -506,7 +506,19 @@ public enum AttackKinds {
     /// `attack.epsilon` of the images: per recorded iteration count (or budget) k, the batch the
     /// attacker would hand over after k iterations.
     public typealias Generator = @Sendable (_ source: any Classifier, _ images: Tensor, _ labels: [Int], _ attack: PGDConfiguration,
-                                            _ recordingAfter: [Int], _ rng: inout SeededRandom) -> [Int: Tensor]
+                                            _ recordingAfter: [Int], _ rng: inout SeededRandom) -> AttackOutput
+
+    /// What a generator found on one batch.
+    public struct AttackOutput: Sendable {
+        /// The adversarial batch after each recorded count.
+        public var images: [Int: Tensor]
+        /// For attack ensembles: each member's share (robust accuracy of the source after it, on this batch).
+        public var stages: [EnsembleResult.Stage]
+        public init(images: [Int: Tensor], stages: [EnsembleResult.Stage] = []) {
+            self.images = images
+            self.stages = stages
+        }
+    }
 
     public static func register(_ kind: String, _ generator: @escaping Generator) {
         registry.withLock { $0[kind] = generator }

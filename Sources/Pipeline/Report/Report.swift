@@ -13,6 +13,8 @@ public struct Report: Sendable {
         public var attack: String
         public var evaluations: [AttackEvaluation]
         public var checks: [SanityCheck]
+        /// For an attack ensemble: white-box row (`white-box@0.1`) → each member's share.
+        public var ensembleStages: [String: [EnsembleResult.Stage]] = [:]
     }
 
     public var title: String
@@ -97,12 +99,36 @@ public struct Report: Sendable {
                 html += "<ul>" + warnings.map { "<li class=\"warn\">\(escape($0))</li>" }.joined() + "</ul>\n"
             }
         }
+        // Gradient-masking verdict: PGD's white-box number against an attack ensemble's, per model and ε.
+        let verdicts = self.verdicts()
+        if !verdicts.isEmpty {
+            markdown += "## Gradient-masking verdict\n\n" + verdicts.map { "- \($0.severity == .ok ? "" : "**")\($0.message)\($0.severity == .ok ? "" : "**")" }.joined(separator: "\n") + "\n\n"
+            html += "<h2>Gradient-masking verdict</h2><ul>" + verdicts.map { "<li\($0.severity == .ok ? "" : " class=\"warn\"")>\(escape($0.message))</li>" }.joined() + "</ul>\n"
+        }
         html += "<p>Data: <a href=\"table1.csv\">table1.csv</a>, <a href=\"results.csv\">results.csv</a>, <a href=\"report.md\">report.md</a></p>\n</body></html>\n"
         files["report.md"] = markdown
         files["index.html"] = html
         files["table1.csv"] = table1CSV
         files["results.csv"] = resultsCSV
         return files
+    }
+
+    /// One verdict per model and ε that has both a PGD white-box evaluation and an ensemble's.
+    func verdicts() -> [GradientMaskingVerdict] {
+        var out: [GradientMaskingVerdict] = []
+        for ensembleRow in rows where !ensembleRow.ensembleStages.isEmpty {
+            for e in ensembleRow.evaluations where e.threatModel == .whiteBox {
+                guard let stages = ensembleRow.ensembleStages["white-box@\(Double(e.epsilon))"] ?? ensembleRow.ensembleStages.first(where: {
+                    Float(Double($0.key.split(separator: "@").last ?? "") ?? -1) == e.epsilon })?.value else { continue }
+                for pgdRow in rows where pgdRow.model == ensembleRow.model && pgdRow.ensembleStages.isEmpty {
+                    guard let pgd = pgdRow.evaluations.first(where: { $0.threatModel == .whiteBox && $0.epsilon == e.epsilon }) else { continue }
+                    out.append(GradientMaskingVerdict(defense: "\(ensembleRow.label) (ε=\(format(e.epsilon)))", cleanAccuracy: pgd.cleanAccuracy,
+                                                      pgdRobustAccuracy: pgd.finalAccuracy, pgdName: "PGD-\(pgd.iterations.last ?? 0)",
+                                                      stages: stages))
+                }
+            }
+        }
+        return out
     }
 
     var attacks: [String] {

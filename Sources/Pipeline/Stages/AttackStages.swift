@@ -17,6 +17,8 @@ import Tensors
 /// | `labels` | int32 | N | true labels of the attacked test images (the first N of the test split) |
 /// | `source_accuracy` | float32 | K | the source model's accuracy on `images[k]` (its white-box accuracy) |
 ///
+/// An attack ensemble adds the attribute `attack_stages` (JSON list of `EnsembleResult.Stage`: the
+/// source's robust accuracy after each member).
 /// Provenance: `params` holds the attack (kind, ε, step size, iterations, restarts, random start,
 /// examples, seed, batch size); `input_roles`/`input_ids` name the `source` checkpoint and the `data` set.
 enum GenerateStage {
@@ -37,6 +39,7 @@ enum GenerateStage {
         }()
         var perCount: [[Tensor]] = Array(repeating: [], count: counts.count)
         var fooled = [Int](repeating: 0, count: counts.count)
+        var stages: [EnsembleResult.Stage] = []
         let started = Date()
         var start = 0, batchIndex: UInt64 = 0
         while start < test.count {
@@ -44,8 +47,9 @@ enum GenerateStage {
             let x = test.images.rows(start..<end), labels = Array(test.labels[start..<end])
             var rng = SeededRandom.derived(seed: attack.seed, stream: batchIndex)
             let result = generator(source, x, labels, configuration, counts, &rng)
+            stages = merge(stages, result.stages, previous: start, batch: end - start)
             for (i, k) in counts.enumerated() {
-                guard let images = result[k] else { throw PipelineError(file: run.node, "attack gave no images for \(k) iterations") }
+                guard let images = result.images[k] else { throw PipelineError(file: run.node, "attack gave no images for \(k) iterations") }
                 perCount[i].append(images)
                 fooled[i] += zip(predict(source, images), labels).filter { $0 != $1 }.count
             }
@@ -61,17 +65,33 @@ enum GenerateStage {
             try wr.write("iterations", int64: counts.map(Int64.init), shape: [counts.count])
             try wr.write("labels", int32: test.labels.map(Int32.init), shape: [n])
             try wr.write("source_accuracy", float32: fooled.map { 1 - Float($0) / Float(max(n, 1)) }, shape: [counts.count])
+            if !stages.isEmpty { try wr.setAttribute("attack_stages", .string(canonicalJSON(stages))) }
         }
         return ["adversarial": id]
     }
 
-    /// The AutoAttack-style ensemble on one batch; its final images stand for every recorded count.
+    /// The AutoAttack-style ensemble (APGD-CE, APGD-T top-9, Square) on one batch; its final images
+    /// stand for every recorded count.
     static let ensemble: AttackKinds.Generator = { source, x, labels, attack, counts, rng in
-        var configuration = AttackEnsembleConfiguration.standard(epsilon: attack.epsilon, seed: rng.next(), iterations: max(counts.last ?? 100, 1),
-                                                                 batchSize: max(labels.count, 1))
+        // AutoAttack's proportions: APGD runs the attack's length, Square 50 queries per APGD iteration
+        // (100 and 5000 in the standard ensemble).
+        let iterations = max(counts.last ?? 100, 1)
+        var configuration = AttackEnsembleConfiguration.standard(epsilon: attack.epsilon, seed: rng.next(), iterations: iterations,
+                                                                 squareQueries: 50 * iterations, batchSize: max(labels.count, 1))
         configuration.gradientSamples = attack.gradientSamples
         let result = AttackEnsemble.run(source, on: LabeledImages(images: x, labels: labels), configuration: configuration)
-        return Dictionary(uniqueKeysWithValues: counts.map { ($0, result.adversarial) })
+        return AttackKinds.AttackOutput(images: Dictionary(uniqueKeysWithValues: counts.map { ($0, result.adversarial) }), stages: result.stages)
+    }
+
+    /// Ensemble stages over the examples so far, from those of `previous` examples and a new batch.
+    static func merge(_ a: [EnsembleResult.Stage], _ b: [EnsembleResult.Stage], previous: Int, batch: Int) -> [EnsembleResult.Stage] {
+        guard !a.isEmpty else { return b }
+        guard a.count == b.count else { return a }
+        return zip(a, b).map { x, y in
+            EnsembleResult.Stage(name: x.name, usesGradients: x.usesGradients,
+                                 robustAccuracy: (x.robustAccuracy * Float(previous) + y.robustAccuracy * Float(batch)) / Float(max(previous + batch, 1)),
+                                 broken: x.broken + y.broken, attacked: x.attacked + y.attacked, skipped: x.skipped ?? y.skipped)
+        }
     }
 
     /// PGD with the attacker's bookkeeping: after k iterations, per example, the first iterate (of any
@@ -97,7 +117,7 @@ enum GenerateStage {
             }
             kept[k] = current
         }
-        return kept
+        return AttackKinds.AttackOutput(images: kept)
     }
 }
 
@@ -115,7 +135,8 @@ enum GenerateStage {
 ///
 /// Attributes: `threat_models` (string array, one per row), `evaluations` (JSON: the rows as
 /// Robustness `AttackEvaluation`s), `sanity_checks` (JSON: `SanityCheck`s on them, the signs of
-/// gradient masking).
+/// gradient masking), and for an attack ensemble `attack_stages` (JSON: white-box row → each member's
+/// `EnsembleResult.Stage`, which the report's gradient-masking verdict reads).
 enum EvaluateStage {
     static let version = 1
 
@@ -128,13 +149,18 @@ enum EvaluateStage {
         let clean = data.test.prefix(attack.examples).labeled
         let cleanAccuracy = evaluateAccuracy(target, on: clean, batchSize: batchSize)
         var evaluations: [AttackEvaluation] = []
+        var stagesByRow: [String: [EnsembleResult.Stage]] = [:]
         for threat in ThreatModel.allCases where attack.threatModels.contains(threat) {
             for epsilon in attack.epsilons {
                 let id = try run.input(role(threat, epsilon))
-                let (images, counts, labels) = try run.store.read(id) { r -> (Tensor, [Int], [Int]) in
+                let (images, counts, labels, stagesJSON) = try run.store.read(id) { r -> (Tensor, [Int], [Int], String?) in
                     let shape = try r.shape(of: "images")
                     return (Tensor(shape: shape, values: try r.readFloat32("images")), try r.readInt64("iterations").map(Int.init),
-                            try r.readInt32("labels").map(Int.init))
+                            try r.readInt32("labels").map(Int.init), try r.attribute("attack_stages")?.stringValue)
+                }
+                // An ensemble's per-member accuracies are the target's own only when it was the source.
+                if threat == .whiteBox, let stagesJSON {
+                    stagesByRow[role(threat, epsilon)] = try JSONDecoder().decode([EnsembleResult.Stage].self, from: Foundation.Data(stagesJSON.utf8))
                 }
                 let n = labels.count, inner = images.count / max(counts.count * n, 1)
                 var accuracies: [Float] = []
@@ -161,17 +187,21 @@ enum EvaluateStage {
             try w.setAttribute("threat_models", .strings(evaluations.map(\.threatModel.rawValue)))
             try w.setAttribute("evaluations", .string(canonicalJSON(evaluations)))
             try w.setAttribute("sanity_checks", .string(canonicalJSON(checks)))
+            if !stagesByRow.isEmpty { try w.setAttribute("attack_stages", .string(canonicalJSON(stagesByRow))) }
         }
         return ["evaluation": id]
     }
 
     /// The evaluations and checks stored in an evaluation artifact.
-    static func read(_ id: ArtifactID, in store: ArtifactStore) throws -> (evaluations: [AttackEvaluation], checks: [SanityCheck]) {
+    static func read(_ id: ArtifactID, in store: ArtifactStore)
+        throws -> (evaluations: [AttackEvaluation], checks: [SanityCheck], stages: [String: [EnsembleResult.Stage]]) {
         try store.read(id) { r in
             let decoder = JSONDecoder()
             let e = try decoder.decode([AttackEvaluation].self, from: Foundation.Data((try r.attribute("evaluations")?.stringValue ?? "[]").utf8))
             let c = try decoder.decode([SanityCheck].self, from: Foundation.Data((try r.attribute("sanity_checks")?.stringValue ?? "[]").utf8))
-            return (e, c)
+            let s = try decoder.decode([String: [EnsembleResult.Stage]].self,
+                                       from: Foundation.Data((try r.attribute("attack_stages")?.stringValue ?? "{}").utf8))
+            return (e, c, s)
         }
     }
 }

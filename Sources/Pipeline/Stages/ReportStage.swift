@@ -11,9 +11,9 @@ enum ReportStage {
                     _ run: StageRun) throws -> [String: ArtifactID] {
         var reportRows: [Report.Row] = []
         for row in rows {
-            let (evaluations, checks) = try EvaluateStage.read(try run.input("\(row.model.name)/\(row.attack)"), in: run.store)
+            let (evaluations, checks, stages) = try EvaluateStage.read(try run.input("\(row.model.name)/\(row.attack)"), in: run.store)
             reportRows.append(Report.Row(model: row.model.name, label: row.model.label, defense: row.model.defense.kind.rawValue,
-                                         attack: row.attack, evaluations: evaluations, checks: checks))
+                                         attack: row.attack, evaluations: evaluations, checks: checks, ensembleStages: stages))
         }
         let files = Report(title: title, pipeline: pipeline, rows: reportRows, notes: notes).files()
         let id = try run.store.put(run.metadata(kind: "report")) { w in
