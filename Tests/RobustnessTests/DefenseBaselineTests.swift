@@ -60,6 +60,19 @@ final class DefenseBaselineTests: XCTestCase {
         }
     }
 
+    /// RAT's noise has the documented scale: std σ (gaussian), √2·b (laplace), s/√3 (uniform on ±s).
+    func testNoiseDistributionsHaveTheirScales() {
+        var rng = SeededRandom(seed: 19)
+        for (distribution, std) in [(NoiseDistribution.gaussian, Float(0.2)), (.laplace, Float(0.2 * 2.0.squareRoot())),
+                                    (.uniform, Float(0.2 / 3.0.squareRoot()))] {
+            let layer = NoiseInjection(base: ResNet(Self.tiny, rng: &rng), distribution: distribution, scale: 0.2, seed: 1)
+            let noise = layer.drawNoise(shape: [100_000])
+            let mean = noise.mean(), sd = (noise.map { $0 * $0 }.mean() - mean * mean).squareRoot()
+            XCTAssertEqual(mean, 0, accuracy: 0.005, "\(distribution)")
+            XCTAssertEqual(sd, std, accuracy: 0.02 * std, "\(distribution)")
+        }
+    }
+
     func testRandomizationResizesAndPadsToTheScaledSizes() {
         var rng = SeededRandom(seed: 14)
         let base = ResNet(Self.tiny, rng: &rng)
