@@ -5,7 +5,7 @@ import Tensors
 /// The analyze stage's products from saved artifacts alone — no model, no data set:
 ///
 ///     out/analysis.md            Table 2, Figure 4 and Figure 6 in one page
-///     out/key-regions.md, .csv   Table 2 (when any activation artifact has masks)
+///     out/key-regions.md, .csv, .svg   Table 2 and its bar chart (when any activation artifact has masks)
 ///     out/attention/image-<i>/…  Figure 4 panels (PNG)
 ///     out/landscapes/<defense>-image-<i>.svg   Figure 6 (SVG)
 ///
@@ -67,9 +67,11 @@ public enum AnalysisReport {
             let tableMarkdown = KeyRegionStatistics.markdown(table)
             try save(tableMarkdown, "key-regions.md")
             try save(KeyRegionStatistics.csv(table), "key-regions.csv")
+            try save(KeyRegionChart.svg(table), "key-regions.svg")
             md += "Each cell: the mean over test images of (mean attention inside the key region) / (mean attention over the "
                 + "map) — 1 means no preference — and, in brackets, the share of the attention mass inside the key region. "
-                + "`key area`: the key region's mean share of the pixels. Also in `key-regions.csv`.\n\n" + tableMarkdown + "\n"
+                + "`key area`: the key region's mean share of the pixels. Also in `key-regions.csv`.\n\n" + tableMarkdown
+                + "\n![Key-region attention per group](key-regions.svg)\n\n"
         }
 
         md += "## Attention maps (Figure 4)\n\n"

@@ -12,7 +12,7 @@ struct AnalyzeCommand: ParsableCommand {
         discussion: """
             Each ARTIFACT is an HDF5 file path or an artifact id (or unique prefix of at least 4 hex digits) in \
             the store, of kind "activation-stats" or "loss-landscape". Writes analysis.md, key-regions.md, \
-            key-regions.csv, attention/ (PNG) and landscapes/ (SVG) under --output.
+            key-regions.csv, key-regions.svg, attention/ (PNG) and landscapes/ (SVG) under --output.
             """)
 
     @Argument(help: "Activation or loss-landscape artifacts: file paths or store ids.")

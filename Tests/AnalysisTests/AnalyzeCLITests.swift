@@ -45,8 +45,8 @@ final class AnalyzeCLITests: XCTestCase {
         let lines = ok.output.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.first, "read 1 activation and 1 loss-landscape artifact(s)")
         XCTAssertTrue(lines.contains { $0.hasPrefix("| PAT | adversarial | white-box | 0.25 | 1 | 50.0% |") }, ok.output)
-        XCTAssertEqual(lines.last, "wrote 8 files under \(dir)/out/ (start with \(dir)/out/analysis.md)")
-        for name in ["analysis.md", "key-regions.csv", "attention/image-1/pat-white-box-eps-0.25-input.png", "landscapes/pat-image-1.svg"] {
+        XCTAssertEqual(lines.last, "wrote 9 files under \(dir)/out/ (start with \(dir)/out/analysis.md)")
+        for name in ["analysis.md", "key-regions.csv", "key-regions.svg", "attention/image-1/pat-white-box-eps-0.25-input.png", "landscapes/pat-image-1.svg"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/out/\(name)"), name)
         }
 
