@@ -59,6 +59,22 @@ final class AttackEnsembleTests: XCTestCase {
         }
     }
 
+    func testOneBatchThroughTheWholeEnsemble() throws {
+        let (m, test) = try AttackFixtures.standardModel()
+        let x = test.images.rows(0..<32), y = Array(test.labels[0..<32]), eps: Float = 0.03
+        let config = AttackEnsembleConfiguration(epsilon: eps, attacks: [.apgdCE(iterations: 5, restarts: 1), .square(queries: 30, pInit: 0.8)])
+        var rng = SeededRandom(seed: 6)
+        let r = AttackEnsemble.attack(m, images: x, labels: y, configuration: config, rng: &rng)
+        XCTAssertEqual(Set(r.robustAfter.keys), [0, 1, 2])
+        XCTAssertEqual(r.robustAfter[0]!, zip(AttackFixtures.predictions(m, x), y).map { $0 == $1 })
+        XCTAssertEqual(r.robustAfter[2]!, r.robust)
+        for k in 0..<2 { for i in 0..<32 where !r.robustAfter[k]![i] { XCTAssertFalse(r.robustAfter[k + 1]![i]) } }
+        XCTAssertLessThan(AttackFixtures.accuracy(r.robust), AttackFixtures.accuracy(r.robustAfter[0]!))
+        let p = AttackFixtures.predictions(m, r.adversarial)
+        for i in 0..<32 { XCTAssertEqual(p[i] == y[i], r.robust[i], "example \(i)") }
+        XCTAssertLessThanOrEqual((r.adversarial - x).scalars.map(abs).max()!, eps + 1e-6)
+    }
+
     func testStandardEnsembleIsAutoAttacksWithoutFAB() {
         let c = AttackEnsembleConfiguration.standard(epsilon: 8 / 255)
         XCTAssertEqual(c.attacks, [.apgdCE(iterations: 100, restarts: 1), .apgdTargeted(iterations: 100, restarts: 1, targets: 9),

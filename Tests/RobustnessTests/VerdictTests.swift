@@ -35,7 +35,8 @@ final class VerdictTests: XCTestCase {
         XCTAssertEqual(v.worstCaseAccuracy, 0.123)
         XCTAssertEqual(v.message, "AT+ALP — LIKELY GRADIENT MASKING: PGD-20 says 61.2 % but the AutoAttack-style ensemble finds 12.3 %"
                                   + " (gap 48.9 points, more than 3.0); Square (gradient-free) beats the gradient attacks, breaking 20.1 points"
-                                  + " more than they did. PGD overstates this defense's robustness: report 12.3 %, not 61.2 %.")
+                                  + " more than they did. PGD overstates this defense's robustness: report 12.3 %, not 61.2 %."
+                                  + " Robust accuracy after each attack: APGD-CE 55.0 %, APGD-T 32.4 %, Square 12.3 %.")
     }
 
     func testSquareBeatingTheGradientAttacksIsFlaggedEvenWithASmallGap() {

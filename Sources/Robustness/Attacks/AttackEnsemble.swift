@@ -190,6 +190,34 @@ public enum AttackEnsemble {
         return EnsembleResult(count: n, cleanAccuracy: accuracy(cleanCorrect), stages: stages, fates: fates, adversarial: adversarial)
     }
 
+    /// The whole ensemble on one batch, for callers that work batch by batch (a pipeline's per-batch
+    /// generator): every attack in turn on the examples still robust, all drawing from `rng`.
+    /// `robustAfter[k]` is robustness after the first k attacks (k = 0: clean), for k = 0…attacks.count;
+    /// `adversarial` holds the fooling point of broken examples and x for the others. Attacks whose loss
+    /// the model has too few classes for are skipped (see `Attack.minimumClasses`).
+    public static func attack(_ model: any Classifier, images x: Tensor, labels: [Int], configuration c: AttackEnsembleConfiguration,
+                              rng: inout SeededRandom) -> AttackResult {
+        let n = x.shape[0]
+        precondition(labels.count == n, "\(labels.count) labels for a batch of \(n)")
+        let logits = evaluationLogits(model, x)
+        var robust = zip(logits.argmaxPerRow(), labels).map { $0 == $1 }
+        var adversarial = x
+        var robustAfter: [Int: [Bool]] = [0: robust]
+        for (s, attack) in c.attacks.enumerated() {
+            let subset = (0..<n).filter { robust[$0] }
+            let runnable = attack.minimumClasses.map { logits.shape[1] >= $0 } ?? true
+            if !subset.isEmpty && runnable {
+                let r = run(attack, model: model, images: x.gatherRows(subset), labels: subset.map { labels[$0] }, configuration: c, rng: &rng)
+                for (k, i) in subset.enumerated() where !r.robust[k] {
+                    robust[i] = false
+                    adversarial.overwriteRow(i, from: r.adversarial, row: k)
+                }
+            }
+            robustAfter[s + 1] = robust
+        }
+        return AttackResult(adversarial: adversarial, robustAfter: robustAfter, robust: robust)
+    }
+
     /// One attack of the ensemble on one batch.
     public static func run(_ attack: AttackEnsembleConfiguration.Attack, model: any Classifier, images x: Tensor, labels: [Int],
                            configuration c: AttackEnsembleConfiguration, rng: inout SeededRandom) -> AttackResult {

@@ -27,6 +27,11 @@ import Foundation
 ///     // AT+ALP — LIKELY GRADIENT MASKING: PGD-20 says 61.2 % but the AutoAttack-style ensemble finds 12.3 %
 ///     // (gap 48.9 points, more than 3.0); Square (gradient-free) beats the gradient attacks, breaking
 ///     // 20.1 points more than they did. PGD overstates this defense's robustness: report 12.3 %, not 61.2 %.
+///     // Robust accuracy after each attack: APGD-CE 55.0 %, APGD-T 32.4 %, Square 12.3 %.
+///
+/// A gap without Square's help usually means a stronger loss (APGD-T's targeted DLR) found what PGD's
+/// cross-entropy missed; it is flagged all the same, since PGD's number overstates the robustness either
+/// way, and the per-attack accuracies at the end of the message show which attack found the difference.
 public struct GradientMaskingVerdict: Codable, Hashable, Sendable {
     public enum Severity: String, Codable, Hashable, Sendable, Comparable {
         case ok, caution, likelyMasking
@@ -117,6 +122,11 @@ public struct GradientMaskingVerdict: Codable, Hashable, Sendable {
         case .ok:
             parts.append("OK: \(pgdName) says \(pct(pgd)) and \(ensembleName) finds \(pct(ensemble)) (gap \(pts(gapPoints)) points, within \(pts(thresholdPoints)));"
                          + " \(gradientFreeName) (gradient-free) adds \(pts(gradientFreeExtraPoints)) points. No sign of gradient masking.")
+        }
+        if severity != .ok && !ran.isEmpty {
+            // Which attack found what PGD missed: the reader can tell a stronger loss (APGD-T) from a
+            // gradient-free attack seeing through masked gradients (Square).
+            parts.append("Robust accuracy after each attack: " + ran.map { "\($0.name) \(pct($0.robustAccuracy))" }.joined(separator: ", ") + ".")
         }
         let skipped = stages.compactMap(\.skipped)
         if !skipped.isEmpty { parts.append("Not run: " + skipped.joined(separator: "; ") + ".") }
