@@ -178,6 +178,23 @@ final class APGDTests: XCTestCase {
         XCTAssertEqual(a.robust, b.robust)
     }
 
+    /// The expectation-over-transformation hook: on a deterministic model, averaging two identical
+    /// gradients ((g + g)·½ = g exactly in floating point) must change nothing, and it costs two passes.
+    func testGradientSamplesAverageOverPasses() throws {
+        let (m, test) = try AttackFixtures.standardModel()
+        let x = test.images.rows(0..<24), y = Array(test.labels[0..<24])
+        var runs: [(AttackResult, Int)] = []
+        for samples in [1, 2] {
+            let counter = QueryCounter(m)
+            var rng = SeededRandom(seed: 4)
+            runs.append((APGD.attack(counter, images: x, labels: y, configuration: APGDConfiguration(epsilon: 0.02, iterations: 6, gradientSamples: samples),
+                                     rng: &rng), counter.rows))
+        }
+        XCTAssertEqual(runs[0].0.adversarial.scalars, runs[1].0.adversarial.scalars)
+        XCTAssertEqual(runs[0].0.robust, runs[1].0.robust)
+        XCTAssertEqual(runs[1].1 - 24, 2 * (runs[0].1 - 24), "every gradient pass doubles; the clean pass does not")
+    }
+
     /// A model that blocks its input gradient leaves APGD nowhere to go: it must not crash, and it can
     /// only break what its random start breaks.
     func testAPGDOnAMaskedModelGetsNoGradient() throws {
