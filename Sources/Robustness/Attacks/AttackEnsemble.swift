@@ -12,6 +12,9 @@ import Tensors
 /// in AutoAttack's own reports it very rarely breaks a point that APGD-T did not, and it is the most
 /// complex of the four; an ensemble without it is at worst very slightly weaker.
 ///
+/// An attack whose loss needs more classes than the model has (APGD-DLR: 3, APGD-T: 4 — two-class data
+/// sets such as Dogs-vs-Cats) is skipped, and its stage says why (`Stage.skipped`).
+///
 ///     let config = AttackEnsembleConfiguration.standard(epsilon: 0.1, seed: 0)
 ///     let r = AttackEnsemble.run(model, on: testSet, configuration: config)
 ///     r.stages.map { "\($0.name): \($0.robustAccuracy)" }   // cumulative, after each attack
