@@ -78,3 +78,23 @@ final class IncrementalRunTests: XCTestCase {
         XCTAssertEqual(Set(states.map(\.node)), ["ingest", "preprocess", "train:plain"])
     }
 }
+
+/// `--jobs 2`: independent stages side by side reach the same artifacts as one at a time.
+final class ParallelRunTests: XCTestCase {
+    func testTwoJobsComputeTheSameOutputs() throws {
+        try XCTSkipUnless(fashionMNISTAvailable(), "needs Debian's dataset-fashion-mnist")
+        let dir = TemporaryDirectory()
+        let file = dir.write("tiny.yaml", tinyPipeline)
+        var outputs: [[String: [String: ArtifactID]]] = []
+        for jobs in [1, 2] {
+            var options = RunOptions()
+            options.jobs = jobs
+            options.reportDirectory = "\(dir.path)/report-\(jobs)"
+            let states = try PipelineRunner(definition: try PipelineDefinition.load(file), store: try ArtifactStore(root: "\(dir.path)/store-\(jobs)"),
+                                            options: options, progress: ProgressDisplay(quiet: true)).run()
+            XCTAssertEqual(states.filter { $0.state == .computed }.count, 19)
+            outputs.append(Dictionary(uniqueKeysWithValues: states.map { ($0.node, $0.outputs) }))
+        }
+        XCTAssertEqual(outputs[0], outputs[1])
+    }
+}
