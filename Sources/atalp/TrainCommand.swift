@@ -63,7 +63,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let loadStart = Date()
         let (trainSet, testSet) = try FashionMNIST.load(directory: dataDir)
-        var train = labeled(trainSet), test = labeled(testSet)
+        var train = trainSet.labeledImages, test = testSet.labeledImages
         if let trainLimit { train = train.slice(0..<min(trainLimit, train.count)) }
         if let testLimit { test = test.slice(0..<min(testLimit, test.count)) }
         print(String(format: "Fashion-MNIST: %d training, %d test images (%.1f s to load)", train.count, test.count,
@@ -97,10 +97,6 @@ struct TrainCommand: ParsableCommand {
                                            "test_accuracy": .double(Double(lastAccuracy))], to: output)
             print("checkpoint written to \(output)")
         }
-    }
-
-    private func labeled(_ d: ImageDataset) -> LabeledImages {
-        LabeledImages(pixels: d.images, shape: [d.count, d.channels, d.height, d.width], labels: d.labels.map(Int.init))
     }
 }
 

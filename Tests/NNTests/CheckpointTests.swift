@@ -47,6 +47,30 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
+    /// The layout promise is that tools other than atalp read checkpoints: h5dump (from hdf5-tools,
+    /// which the setup script installs) lists the tensors under their PyTorch names.
+    func testH5dumpReadsACheckpoint() throws {
+        guard let h5dump = ["/usr/bin/h5dump", "/usr/local/bin/h5dump"].first(where: FileManager.default.isExecutableFile) else {
+            throw XCTSkip("h5dump is not installed (apt-get install hdf5-tools)")
+        }
+        var rng = SeededRandom(seed: 2)
+        let model = ResNet(.resnet20(), rng: &rng)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("atalp-ckpt-\(UUID().uuidString).h5").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Checkpoint.save(model, to: path)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: h5dump)
+        process.arguments = ["-H", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertTrue(output.contains("DATASET \"layer3.2.conv2.weight\""), output)
+        XCTAssertTrue(output.contains("DATASPACE  SIMPLE { ( 64, 64, 3, 3 ) / ( 64, 64, 3, 3 ) }"), output)
+    }
+
     func testLoadingAMismatchedCheckpointNamesTheFileAndTensor() throws {
         var rng = SeededRandom(seed: 1)
         let small = ResNet(.resnet20(), rng: &rng)

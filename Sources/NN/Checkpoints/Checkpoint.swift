@@ -66,6 +66,15 @@ public enum Checkpoint {
         }
     }
 
+    /// The root attributes of a checkpoint file (architecture, defense, seed, …) without loading tensors.
+    public static func attributes(of path: String) throws -> [String: HDF5Attribute] {
+        try HDF5File.read(from: path) { r in
+            var attributes: [String: HDF5Attribute] = [:]
+            for name in try r.attributeNames() { attributes[name] = try r.attribute(name) }
+            return attributes
+        }
+    }
+
     private static func write(_ t: Tensor, _ name: String, _ w: HDF5Writer) throws {
         try t.withUnsafeBufferPointer { try w.write(name, float32: $0, shape: t.shape) }
     }
