@@ -4,15 +4,15 @@ import Tensors
 public func relu(_ x: Variable) -> Variable {
     let y = Profiler.measure("relu forward") { x.value.map { max($0, 0) } }
     return x.recordingTape.record(y, inputs: [x]) { dy in
-        x.accumulateGradient(Profiler.measure("relu backward") { dy.zipMap(y) { g, out in out > 0 ? g : 0 } })
+        x.accumulateGradient(Profiler.measure("relu backward") { dy.maskedWhereNotPositive(y) })
     }
 }
 
 /// max(a + b, 0): a residual connection and its ReLU in one pass.  da = db = dy where the output > 0.
 public func addReLU(_ a: Variable, _ b: Variable) -> Variable {
-    let y = Profiler.measure("add+relu forward") { a.value.zipMap(b.value) { max($0 + $1, 0) } }
+    let y = Profiler.measure("add+relu forward") { a.value.addingReLU(b.value) }
     return a.recordingTape.record(y, inputs: [a, b]) { dy in
-        let g = Profiler.measure("add+relu backward") { dy.zipMap(y) { g, out in out > 0 ? g : 0 } }
+        let g = Profiler.measure("add+relu backward") { dy.maskedWhereNotPositive(y) }
         a.accumulateGradient(g)
         b.accumulateGradient(g)
     }

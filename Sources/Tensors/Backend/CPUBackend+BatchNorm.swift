@@ -73,7 +73,8 @@ extension CPUBackend {
         let plane = h * w, m = Float(n * plane)
         let batchStatistics = saved.unbiasedVariance != nil
         var dGamma = Tensor(shape: [c]), dBeta = Tensor(shape: [c])
-        var dx: Tensor? = needInput ? Tensor(shape: x.shape, repeating: 0) : nil
+        // Every element of dx is written below, so it starts uninitialised.
+        var dx: Tensor? = needInput ? Tensor(shape: x.shape) { _ in } : nil
         let dgP = dGamma.withUnsafeMutableBufferPointer { SendablePointer($0) }
         let dbP = dBeta.withUnsafeMutableBufferPointer { SendablePointer($0) }
         let dxP: SendablePointer<Float>? = needInput ? dx!.withUnsafeMutableBufferPointer { SendablePointer($0) } : nil
@@ -111,12 +112,8 @@ extension CPUBackend {
                         // with fixed statistics); dy is zero where a fused ReLU was off.
                         let a = g * inv
                         let b = batchStatistics ? -a * dbeta / m : 0, cc = batchStatistics ? -a * dgamma * inv / m : 0
-                        if let yP {
-                            let y = yP.base + o
-                            for j in 0..<plane { out[j] = a * (y[j] > 0 ? d[j] : 0) + b + cc * (xs[j] - mu) }
-                        } else {
-                            for j in 0..<plane { out[j] = a * d[j] + b + cc * (xs[j] - mu) }
-                        }
+                        batchNormInputGradient(d, mask: yP.map { UnsafePointer($0.base + o) }, xs, out, plane,
+                                               a: a, b: b, c: cc, center: mu)
                     }
                 }
             }
@@ -137,6 +134,28 @@ func sum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
     var s = acc.sum()
     while i < count { s += p[i]; i += 1 }
     return s
+}
+
+/// out = a·dy' + b + c·(x − center), dy' = dy masked to 0 where `mask` ≤ 0 (a fused ReLU was off).
+/// Written with SIMD8 because the compiler leaves the masked loop scalar.
+@inline(__always)
+func batchNormInputGradient(_ dy: UnsafePointer<Float>, mask y: UnsafePointer<Float>?, _ x: UnsafePointer<Float>,
+                            _ out: UnsafeMutablePointer<Float>, _ count: Int, a: Float, b: Float, c: Float, center: Float) {
+    let a8 = SIMD8<Float>(repeating: a), b8 = SIMD8<Float>(repeating: b), c8 = SIMD8<Float>(repeating: c)
+    let m8 = SIMD8<Float>(repeating: center), zero = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        var g = UnsafeRawPointer(dy + i).loadUnaligned(as: SIMD8<Float>.self)
+        if let y { g.replace(with: 0, where: UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self) .<= zero) }
+        let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(out + i).storeBytes(of: a8 * g + b8 + c8 * (xv - m8), as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < count {
+        let g = y.map { $0[i] > 0 ? dy[i] : 0 } ?? dy[i]
+        out[i] = a * g + b + c * (x[i] - center)
+        i += 1
+    }
 }
 
 /// (Σ dy·[y > 0], Σ dy·[y > 0]·(x − center)): batch norm's gradient sums behind a fused ReLU.

@@ -135,4 +135,40 @@ extension Tensor {
             }
         }
     }
+
+    /// max(self + other, 0), in SIMD8 (a residual connection and its ReLU in one pass).
+    public func addingReLU(_ other: Tensor) -> Tensor {
+        precondition(shape == other.shape, "shapes differ: \(shape) and \(other.shape)")
+        return withUnsafeBufferPointer { a in other.withUnsafeBufferPointer { b in
+            Tensor(shape: shape) { out in
+                let n = out.count, zero = SIMD8<Float>()
+                var i = 0
+                while i + 8 <= n {
+                    let s = UnsafeRawPointer(a.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                        + UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(out.baseAddress! + i).storeBytes(of: s.replacing(with: zero, where: s .< zero), as: SIMD8<Float>.self)
+                    i += 8
+                }
+                while i < n { out[i] = Swift.max(a[i] + b[i], 0); i += 1 }
+            }
+        } }
+    }
+
+    /// self where `mask` > 0, else 0: the gradient through a ReLU whose output was `mask`.
+    public func maskedWhereNotPositive(_ mask: Tensor) -> Tensor {
+        precondition(shape == mask.shape, "shapes differ: \(shape) and \(mask.shape)")
+        return withUnsafeBufferPointer { g in mask.withUnsafeBufferPointer { m in
+            Tensor(shape: shape) { out in
+                let n = out.count, zero = SIMD8<Float>()
+                var i = 0
+                while i + 8 <= n {
+                    let v = UnsafeRawPointer(g.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let y = UnsafeRawPointer(m.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(out.baseAddress! + i).storeBytes(of: v.replacing(with: zero, where: y .<= zero), as: SIMD8<Float>.self)
+                    i += 8
+                }
+                while i < n { out[i] = m[i] > 0 ? g[i] : 0; i += 1 }
+            }
+        } }
+    }
 }
