@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 import Store
 
 /// `--store DIR`: every command that touches the artifact store takes it.
@@ -79,8 +80,10 @@ struct StoreCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
         @Flag(help: "Report what would be removed; remove nothing.") var dryRun = false
         @Option(help: "Seconds to wait for running stages to finish writing.") var wait = 10.0
+        @Option(help: "Directory of pipeline files whose stages are kept.") var pipelines = "pipelines"
 
         func run() throws {
+            PipelineGCRoots.register(directory: pipelines)
             let store = try store.open(create: false)
             let report = try store.gc(roots: try GCRootSources.collect(store), dryRun: dryRun, timeout: wait)
             let verb = dryRun ? "would remove" : "removed"
