@@ -42,8 +42,11 @@ struct EvaluateCommand: ParsableCommand {
               let architecture = try? JSONDecoder().decode(ResNetConfiguration.self, from: Data(json.utf8)) else {
             throw ValidationError("\(checkpoint): no readable 'architecture' attribute (was it written by `atalp train --output`?)")
         }
-        var rng = SeededRandom(seed: 0)
-        let model = ResNet(architecture, rng: &rng)
+        // Rebuild the model the defense trained (plain ResNet, denoising blocks, ensemble, randomised wrapper).
+        let defense = attributes["defense_configuration"]?.stringValue
+            .flatMap { try? JSONDecoder().decode(DefenseConfiguration.self, from: Data($0.utf8)) }
+            ?? DefenseConfiguration(kind: .none)
+        let model = defense.makeModel(architecture: architecture, seed: 0)
         try Checkpoint.load(into: model, from: checkpoint)
         var test = try FashionMNIST.load(directory: dataDir).test.labeledImages
         if let testLimit { test = test.slice(0..<min(testLimit, test.count)) }
@@ -51,7 +54,9 @@ struct EvaluateCommand: ParsableCommand {
                      attributes["defense"]?.stringValue ?? "?", 100 * evaluateAccuracy(model, on: test), test.count))
         var evaluations: [AttackEvaluation] = []
         for eps in epsilon {
-            let attack = PGDConfiguration(epsilon: eps, stepSize: stepSize ?? eps / 8, iterations: iterations.max()!, restarts: restarts)
+            // Randomised defenses are attacked with expectation over transformation (several draws per step).
+            let attack = defense.evaluationAttack(PGDConfiguration(epsilon: eps, stepSize: stepSize ?? eps / 8,
+                                                                   iterations: iterations.max()!, restarts: restarts))
             let bar = ProgressBar(label: String(format: "PGD ε=%g", eps))
             let e = evaluatePGD(target: model, source: model, threatModel: .whiteBox, data: test, attack: attack,
                                 recordingAfter: iterations, batchSize: batchSize, seed: seed, progress: bar.update).evaluation

@@ -17,7 +17,7 @@ struct TrainCommand: ParsableCommand {
     var dataDir: String = FashionMNIST.defaultDirectory
     @Option(help: "Architecture: resnet20, resnet32, resnet44, resnet56, resnet18-small, or resnet18/34/50/101/152.")
     var model: String = "resnet20"
-    @Option(help: "Defense: none, pat, alp, at or atalp.")
+    @Option(help: "Defense: none, pat, alp, at, atalp, igr, rat, randomization, fd or adp (their other parameters at their defaults).")
     var defense: String = "none"
     @Option(help: "Training attack: L∞ radius in [0, 1] pixel units.")
     var epsilon: Float = 0.1
@@ -48,7 +48,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard DefenseConfiguration.Kind(rawValue: defense) != nil else {
-            throw ValidationError("unknown defense '\(defense)': use none, pat, alp, at or atalp")
+            throw ValidationError("unknown defense '\(defense)': use \(DefenseConfiguration.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard (try? architecture(channels: 1, classes: 10)) != nil else { throw ValidationError("unknown model '\(model)'") }
         guard epochs > 0, batchSize > 1, epsilon >= 0, attackIterations >= 0 else {
@@ -69,15 +69,16 @@ struct TrainCommand: ParsableCommand {
         print(String(format: "Fashion-MNIST: %d training, %d test images (%.1f s to load)", train.count, test.count,
                      Date().timeIntervalSince(loadStart)))
 
-        var rng = SeededRandom(seed: seed)
-        let network = ResNet(try architecture(channels: 1, classes: 10), rng: &rng)
         let kind = DefenseConfiguration.Kind(rawValue: defense)!
         let attack = PGDConfiguration(epsilon: epsilon, stepSize: stepSize ?? epsilon / 4, iterations: attackIterations)
         let objective = DefenseConfiguration(kind: kind, alpha: alpha, beta: beta, attack: attack)
+        let architecture = try architecture(channels: 1, classes: 10)
+        // The defense decides the model: a plain ResNet, one with denoising blocks, an ensemble, or a randomised wrapper.
+        let network = objective.makeModel(architecture: architecture, seed: seed)
         let config = TrainingConfiguration(epochs: epochs, batchSize: batchSize, learningRate: learningRate, weightDecay: weightDecay,
                                            augmentation: Augmentation(cropPadding: cropPadding, horizontalFlip: flip), seed: seed)
         let trainer = Trainer(model: network, configuration: config, defense: objective)
-        print("\(network.configuration.name) (\(network.parameterCount) parameters), defense \(kind.rawValue)"
+        print("\(architecture.name) (\(network.parameterCount) parameters), defense \(kind.rawValue)"
               + (kind == .none ? "" : ", PGD-\(attackIterations) ε=\(epsilon)") + ", \(epochs) epochs of \(trainer.stepsPerEpoch(examples: train.count)) steps, batch \(batchSize), \(Parallel.threadCount) threads")
 
         let reporter = TrainingReporter(label: "train")
@@ -92,8 +93,8 @@ struct TrainCommand: ParsableCommand {
         print(String(format: "clean test accuracy: %.2f%% on %d Fashion-MNIST test images after %d epochs (%@)",
                      100 * lastAccuracy, test.count, epochs, duration(Date().timeIntervalSince(started))))
         if let output {
-            try Checkpoint.save(network, optimizer: trainer.optimizer, architecture: try jsonString(network.configuration),
-                                metadata: ["defense": .string(defense), "epochs": .int(Int64(epochs)), "seed": .int(Int64(seed)),
+            try Checkpoint.save(network, optimizer: trainer.optimizer, architecture: try jsonString(architecture),
+                                metadata: ["defense": .string(defense), "defense_configuration": .string(try jsonString(objective)), "epochs": .int(Int64(epochs)), "seed": .int(Int64(seed)),
                                            "test_accuracy": .double(Double(lastAccuracy))], to: output)
             print("checkpoint written to \(output)")
         }
