@@ -102,9 +102,7 @@ public enum PGD {
         let direction: Float = c.targeted ? -1 : 1
 
         for restart in 0..<c.restarts {
-            var adv = c.randomStart
-                ? (x + Tensor.uniform(shape: x.shape, in: -c.epsilon...c.epsilon, using: &rng)).zipMap(lower, max).zipMap(upper, min)
-                : x
+            var adv = start(x, c, lower: lower, upper: upper, rng: &rng)
             var brokenThisRun = [Bool](repeating: false, count: n)
             var firstFooling = observe == nil ? Tensor(shape: [0]) : x
             for k in 0...c.iterations {
@@ -152,9 +150,7 @@ public enum PGD {
     public static func perturb(_ model: any Classifier, images x: Tensor, labels: [Int], configuration c: PGDConfiguration,
                                rng: inout SeededRandom) -> Tensor {
         let lower = x.map { max($0 - c.epsilon, 0) }, upper = x.map { min($0 + c.epsilon, 1) }
-        var adv = c.randomStart
-            ? (x + Tensor.uniform(shape: x.shape, in: -c.epsilon...c.epsilon, using: &rng)).zipMap(lower, max).zipMap(upper, min)
-            : x
+        var adv = start(x, c, lower: lower, upper: upper, rng: &rng)
         let step = c.stepSize * (c.targeted ? -1 : 1)
         for _ in 0..<c.iterations {
             let tape = Tape()
@@ -179,6 +175,12 @@ public enum PGD {
             total += v.gradient!
         }
         return total * (1 / Float(samples))
+    }
+
+    /// The first iterate: x itself, or a uniform random point of the ε-ball around x clipped to [0, 1].
+    static func start(_ x: Tensor, _ c: PGDConfiguration, lower: Tensor, upper: Tensor, rng: inout SeededRandom) -> Tensor {
+        guard c.randomStart else { return x }
+        return (x + Tensor.uniform(shape: x.shape, in: -c.epsilon...c.epsilon, using: &rng)).zipMap(lower, max).zipMap(upper, min)
     }
 
     /// x ← clip(x + step·sign(g), lower, upper), fused in one pass.
