@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Robustness", dependencies: ["NN"]),
         .target(name: "Store", dependencies: ["CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Data", dependencies: ["CJPEG", "CPNG", "CZlib", "Store"]),
-        .target(name: "Pipeline", dependencies: ["Robustness", "Data", "Store", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Pipeline", dependencies: ["Robustness", "Data", "Store", "Analysis", .product(name: "Yams", package: "Yams")]),
         .target(name: "Analysis", dependencies: ["Tensors", "Autodiff", "NN", "Robustness", "Store", "CPNG"]),
         .executableTarget(name: "atalp", dependencies: [
             "Tensors", "Autodiff", "NN", "Robustness", "Store", "Data", "Pipeline", "Analysis",

@@ -4,7 +4,7 @@ import Tensors
 
 /// The analyze stage's products from saved artifacts alone — no model, no data set:
 ///
-///     out/analysis.md            Table 2, Figure 4 and Figure 6 in one page
+///     out/analysis.md, .html     Table 2, Figure 4 and Figure 6 in one page
 ///     out/key-regions.md, .csv, .svg   Table 2 and its bar chart (when any activation artifact has masks)
 ///     out/attention/image-<i>/…  Figure 4 panels (PNG)
 ///     out/landscapes/<defense>-image-<i>.svg   Figure 6 (SVG)
@@ -19,6 +19,11 @@ public enum AnalysisReport {
         /// The whole report page (what `analysis.md` holds).
         public var markdown: String
     }
+
+    /// The style of the HTML page (also used where a report embeds it).
+    public static let pageStyle = "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+        + "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px;text-align:center}"
+        + "th{background:#eee}img{max-width:100%}"
 
     /// Artifacts read from files or a store, sorted by kind.
     public struct Inputs {
@@ -103,6 +108,8 @@ public enum AnalysisReport {
             }
         }
         try save(md, "analysis.md")
+        try save("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Activation analysis</title>\n<style>" + pageStyle
+                 + "</style></head><body>\n" + MarkdownHTML.render(md) + "</body></html>\n", "analysis.html")
         return Outputs(files: files, table: table, markdown: md)
     }
 }

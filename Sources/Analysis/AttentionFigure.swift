@@ -10,11 +10,12 @@ import Tensors
 /// bilinearly to `mapSize` pixels. Input images are enlarged by pixel replication.
 public enum AttentionFigure {
     /// Writes the panels under `directory/attention/` and returns the Markdown (image paths relative
-    /// to `directory`). `images` defaults to every index in any artifact's subset; an artifact draws
-    /// its maps for any index (maps are stored for all images) and its input image where its subset has it.
+    /// to `directory`). The figure's rows are the artifacts that kept a subset of images (the others
+    /// serve Table 2 only). `images` defaults to every index in those subsets; a row draws its maps
+    /// for any index (maps are stored for all images) and its input image where its subset has it.
     public static func render(_ stats: [ActivationStatistics], to directory: String, images: [Int]? = nil,
                               mapSize: Int = 112) throws -> (markdown: String, files: [String]) {
-        let ordered = stats.sorted { a, b in
+        let ordered = stats.filter { !$0.subsetIndices.isEmpty }.sorted { a, b in
             (a.source.imageSet == "clean" ? 0 : 1, a.source.defense, a.source.threatModel, a.source.epsilon)
                 < (b.source.imageSet == "clean" ? 0 : 1, b.source.defense, b.source.threatModel, b.source.epsilon)
         }

@@ -31,12 +31,25 @@ struct StoreCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "ls", abstract: "List artifacts with kind, size, age and provenance.")
+            commandName: "ls", abstract: "List artifacts with kind, size, age and provenance.",
+            discussion: """
+                --ids prints bare ids for other commands, e.g. every activation analysis in the store, offline:
+                  atalp analyze $(atalp store ls --kind activation-stats --kind loss-landscape --ids)
+                """)
         @OptionGroup var store: StoreOptions
+        @Option(name: .customLong("kind"), help: "Only artifacts of this kind (repeatable): dataset, checkpoint, adversarial-set, activation-stats, loss-landscape, …")
+        var kinds: [String] = []
+        @Flag(help: "Print full artifact ids only, one per line.")
+        var ids = false
 
         func run() throws {
             let store = try store.open(create: false)
-            print(StoreText.list(try store.artifacts(), pins: try store.pins()), terminator: "")
+            let artifacts = try store.artifacts().filter { kinds.isEmpty || kinds.contains($0.kind) }
+            if ids {
+                for a in artifacts { print(a.id.hex) }
+            } else {
+                print(StoreText.list(artifacts, pins: try store.pins()), terminator: "")
+            }
         }
     }
 

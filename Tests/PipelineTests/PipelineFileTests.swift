@@ -40,9 +40,30 @@ final class PipelineFileTests: XCTestCase {
         }
     }
 
+    /// The built-in activations analysis: one stage per model, fed by the sets the attack made against
+    /// it; its references are checked when the file is read.
+    func testActivationAnalysisStagesAndErrors() throws {
+        let analysis = "analyses:\n  - {name: looks, kind: activations, parameters: {attack: pgd, figure_images: [0, 1]}}\n"
+        let graph = try StageGraph(try PipelineDefinition.parse(tinyPipeline + analysis, file: "p.yaml"))
+        let node = try XCTUnwrap(graph.node("analyze:looks:atalp"))
+        XCTAssertEqual(node.inputs["gray-box@0.1"]?.node, "attack:pgd:atalp#gray@0.1")
+        XCTAssertEqual(node.inputs["black-box@0.1"]?.node, "attack:pgd:deeper@0.1")
+        XCTAssertEqual(node.inputs["model"]?.output, "best")
+        XCTAssertEqual(graph.node("report")?.inputs["analysis/looks/plain/white-box@0.1"]?.node, "analyze:looks:plain")
+        for (bad, message) in [("attack: pgdd", "parameters.attack: no attack is named 'pgdd'"),
+                               ("attack: pgd, figure_sets: [grey-box@0.1]", "parameters.figure_sets: 'grey-box@0.1' is not an image set"),
+                               ("attack: pgd, figure_images: [16]", "image 16 is not among the first 16 test images"),
+                               ("attack: pgd, landscape_step: 3", "unknown key 'landscape_step'")] {
+            let text = tinyPipeline + "analyses:\n  - {name: looks, kind: activations, parameters: {\(bad)}}\n"
+            XCTAssertThrowsError(try PipelineDefinition.parse(text, file: "p.yaml")) { error in
+                XCTAssertTrue("\(error)".contains(message), "\(error)")
+            }
+        }
+    }
+
     func testShippedPipelinesParse() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        for name in ["quick", "fashion-mnist", "flowers17", "imagenet4", "dogs-vs-cats"] {
+        for name in ["quick", "fashion-mnist", "flowers17", "imagenet4", "dogs-vs-cats", "experiment-fmnist"] {
             let p = try PipelineDefinition.load("\(root)/pipelines/\(name).yaml")
             XCTAssertFalse(try StageGraph(p).nodes.isEmpty, name)
         }

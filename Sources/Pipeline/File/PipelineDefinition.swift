@@ -118,9 +118,34 @@ public struct PipelineDefinition: Sendable {
                 throw PipelineError(file: file, line: a.line, key: "targets", "no model is named '\(t)'")
             }
         }
+        var analysisNames: Set<String> = []
         for an in analyses {
+            guard analysisNames.insert(an.name).inserted else {
+                throw PipelineError(file: file, line: an.line, key: "name", "two analyses are named '\(an.name)'")
+            }
             for m in an.models ?? [] where !models.contains(where: { $0.name == m }) {
                 throw PipelineError(file: file, line: an.line, key: "models", "no model is named '\(m)'")
+            }
+            guard let spec = an.activations else { continue }
+            let attack = try spec.attack.map { name in
+                guard let a = attacks.first(where: { $0.name == name }) else {
+                    throw PipelineError(file: file, line: an.line, key: "parameters.attack",
+                                        "no attack is named '\(name)' (known: \(attacks.map(\.name).joined(separator: ", ")))")
+                }
+                return a
+            }
+            let examples = min(spec.examples ?? attack?.examples ?? 200, data.testExamples ?? .max)
+            if let a = attack, let n = a.examples, examples > n {
+                throw PipelineError(file: file, line: an.line, key: "parameters.examples",
+                                    "\(examples) images, but attack '\(a.name)' made adversarial sets of only \(n)")
+            }
+            for set in spec.figureSets ?? [] where set != "clean" && AnalyzeStage.adversarialRole(set) == nil {
+                throw PipelineError(file: file, line: an.line, key: "parameters.figure_sets",
+                                    "'\(set)' is not an image set (expected clean or <threat model>@<ε>, e.g. gray-box@0.2)")
+            }
+            for i in spec.figureImages + spec.landscapeImages where i >= examples {
+                throw PipelineError(file: file, line: an.line, key: "parameters",
+                                    "image \(i) is not among the first \(examples) test images the analysis reads")
             }
         }
     }
@@ -447,6 +472,10 @@ public struct AttackSpec: Sendable {
     /// Which checkpoint of each model is attacked and evaluated: `best` (by robust validation
     /// accuracy) or `last`.
     public var checkpoint: String
+    /// Attack randomised sources with expectation over transformation (their defense's
+    /// `eot_samples` gradient draws per step). `false` gives the naive single-draw attack, to show
+    /// how much EOT matters; deterministic sources are attacked the same either way.
+    public var eot: Bool
     var line: Int?
 
     init(_ f: YAMLFields) throws {
@@ -479,6 +508,7 @@ public struct AttackSpec: Sendable {
         seed = UInt64(try f.int("seed") ?? 0)
         targets = try f.strings("targets")
         checkpoint = try f.choice("checkpoint", ["best": "best", "last": "last"]) ?? "best"
+        eot = try f.bool("eot") ?? true
         try f.finish()
     }
 
@@ -492,6 +522,8 @@ public struct AttackSpec: Sendable {
         ["kind": .string(kind), "epsilon": .double(epsilon), "step_size": .double(stepSize),
          "iterations": .array(iterations.map { .int(Int64($0)) }), "restarts": .int(Int64(restarts)),
          "random_start": .bool(randomStart), "examples": examples.map { .int(Int64($0)) } ?? .null, "seed": .int(Int64(seed))]
+            // Only when off, so that sets made before the option existed keep their keys.
+            .merging(eot ? [:] : ["eot": .bool(false)]) { $1 }
     }
 }
 
@@ -543,25 +575,104 @@ public struct EvaluationSpec: Sendable {
 /// issue). The runner gives each a stage after the evaluations; its kind must be registered.
 public struct AnalysisSpec: Sendable {
     public var name: String
+    /// `activations` (built in: attention maps, key-region statistics, loss landscapes), or a kind
+    /// registered with `AnalysisKinds.register`.
     public var kind: String
     public var models: [String]?
+    /// The typed parameters of the built-in `activations` kind; nil for registered kinds.
+    public var activations: ActivationAnalysisSpec?
+    /// Every parameter as written (what a registered kind reads, and what the stage key holds).
     public var parameters: ParameterValue
     var line: Int?
 
     init(_ f: YAMLFields) throws {
         line = f.line
         name = try f.required("name", f.string)
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw f.error("name", "an analysis name may hold letters, digits, '-', '_' and '.' only")
+        }
         kind = try f.required("kind", f.string)
         models = try f.strings("models")
-        var p: [String: ParameterValue] = [:]
-        if let params = try f.fields("parameters") {
-            for key in ["epsilon", "examples", "groups", "resolution", "steps", "threshold"] where params.has(key) {
-                if let n = params.node(key) { p[key] = ParameterValue(yaml: n) }
+        let params = try f.fields("parameters")
+        if kind == ActivationAnalysisSpec.kind {
+            let spec = try ActivationAnalysisSpec(params)
+            activations = spec
+            parameters = spec.parameters
+        } else {
+            guard AnalysisKinds.known.contains(kind) else {
+                throw f.error("kind", "unknown analysis kind '\(kind)' (expected one of: "
+                              + (AnalysisKinds.known.union([ActivationAnalysisSpec.kind])).sorted().joined(separator: ", ") + ")")
             }
-            try params.finish()
+            var p: [String: ParameterValue] = [:]
+            if let params {
+                for (key, _, _) in params.pairs { if let n = params.node(key) { p[key] = ParameterValue(yaml: n) } }
+                try params.finish()
+            }
+            parameters = .object(p)
         }
-        parameters = .object(p)
         try f.finish()
+    }
+}
+
+/// Parameters of the built-in `activations` analysis (the paper's Table 2, Figure 4 and Figure 6), per
+/// model: activation artifacts of the clean test images and of the adversarial sets one attack made
+/// against that model (each threat model and ε, after its longest run), and a loss landscape.
+public struct ActivationAnalysisSpec: Sendable {
+    public static let kind = "activations"
+    /// The attack whose adversarial sets are analysed (nil: clean images only).
+    public var attack: String?
+    /// The first N test images (default: the attack's examples, else 200).
+    public var examples: Int?
+    /// Test images whose inputs are kept, and drawn in Figure 4.
+    public var figureImages = [0, 1]
+    /// The image sets drawn in Figure 4: `clean` and adversarial sets as `<threat model>@<ε>` (default:
+    /// clean and, as the paper's figure, the gray-box set at the attack's largest ε, else white-box).
+    /// Every set enters Table 2.
+    public var figureSets: [String]?
+    /// Test images whose loss landscape is computed (Figure 6).
+    public var landscapeImages = [0, 1]
+    /// Half-width of the landscape grid in pixel units (default: the attack's largest ε, else 0.25).
+    public var landscapeRadius: Double?
+    /// Grid points per axis.
+    public var landscapeSteps = 21
+    /// Also keep the raw group outputs of the figure images.
+    public var keepActivations = false
+    /// The exponent p of F(A) = (1/C)·Σ_c |A_c|^p.
+    public var attentionExponent = 2.0
+    /// `best` or `last` checkpoint of each model.
+    public var checkpoint = "best"
+
+    init(_ f: YAMLFields?) throws {
+        guard let f else { return }
+        attack = try f.string("attack")
+        examples = try f.int("examples")
+        if let v = examples, v < 1 { throw f.error("examples", "must be at least 1") }
+        if let v = try f.ints("figure_images") {
+            guard v.allSatisfy({ $0 >= 0 }) else { throw f.error("figure_images", "image indices are ≥ 0") }
+            figureImages = v
+        }
+        if let v = try f.ints("landscape_images") {
+            guard v.allSatisfy({ $0 >= 0 }) else { throw f.error("landscape_images", "image indices are ≥ 0") }
+            landscapeImages = v
+        }
+        figureSets = try f.strings("figure_sets")
+        landscapeRadius = try f.double("landscape_radius")
+        if let r = landscapeRadius, !(r > 0) { throw f.error("landscape_radius", "must be > 0") }
+        if let v = try f.int("landscape_steps") { guard v >= 2 else { throw f.error("landscape_steps", "must be at least 2") }; landscapeSteps = v }
+        keepActivations = try f.bool("keep_activations") ?? false
+        attentionExponent = try f.double("attention_exponent") ?? 2
+        checkpoint = try f.choice("checkpoint", ["best": "best", "last": "last"]) ?? "best"
+        try f.finish()
+    }
+
+    var parameters: ParameterValue {
+        .object(["attack": attack.map { .string($0) } ?? .null, "examples": examples.map { .int(Int64($0)) } ?? .null,
+                 "figure_images": .array(figureImages.map { .int(Int64($0)) }),
+                 "figure_sets": figureSets.map { .array($0.map { .string($0) }) } ?? .null,
+                 "landscape_images": .array(landscapeImages.map { .int(Int64($0)) }),
+                 "landscape_radius": landscapeRadius.map { .double($0) } ?? .null, "landscape_steps": .int(Int64(landscapeSteps)),
+                 "keep_activations": .bool(keepActivations), "attention_exponent": .double(attentionExponent),
+                 "checkpoint": .string(checkpoint)])
     }
 }
 

@@ -9,7 +9,7 @@ final class YAMLFields {
     /// Key path of this mapping ("" at the root, `models[2].defense` below).
     let path: String
     let line: Int?
-    private var pairs: [(key: String, value: Node, line: Int?)] = []
+    private(set) var pairs: [(key: String, value: Node, line: Int?)] = []
     private var known: Set<String> = []
 
     init(_ node: Node, file: String, path: String) throws {

@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import Robustness
 
@@ -22,6 +23,23 @@ public struct Report: Sendable {
     public var rows: [Row]
     /// Lines about the run (data set, models) shown under the title.
     public var notes: [String]
+    /// The activation analysis (Table 2, Figures 4 and 6), whose files lie under `analysis/`.
+    public var analysis: AnalysisSection?
+
+    public struct AnalysisSection: Sendable {
+        /// `analysis/analysis.md`: its links are relative to `analysis/`.
+        public var markdown: String
+        /// Table 2 in Markdown ("" when no image set had key-region masks).
+        public var keyRegionTable: String
+    }
+
+    public init(title: String, pipeline: String, rows: [Row], notes: [String], analysis: AnalysisSection? = nil) {
+        self.title = title
+        self.pipeline = pipeline
+        self.rows = rows
+        self.notes = notes
+        self.analysis = analysis
+    }
 
     /// Every file of the report by name.
     public func files() -> [String: String] {
@@ -104,6 +122,11 @@ public struct Report: Sendable {
         if !verdicts.isEmpty {
             markdown += "## Gradient-masking verdict\n\n" + verdicts.map { "- \($0.severity == .ok ? "" : "**")\($0.message)\($0.severity == .ok ? "" : "**")" }.joined(separator: "\n") + "\n\n"
             html += "<h2>Gradient-masking verdict</h2><ul>" + verdicts.map { "<li\($0.severity == .ok ? "" : " class=\"warn\"")>\(escape($0.message))</li>" }.joined() + "</ul>\n"
+        }
+        if let analysis {
+            markdown += "## Activation analysis\n\nTable 2 (key-region attention), Figure 4 (attention maps) and Figure 6 (loss landscapes): "
+                + "[analysis/analysis.md](analysis/analysis.md) ([HTML](analysis/analysis.html)).\n\n" + analysis.keyRegionTable + "\n"
+            html += MarkdownHTML.render(analysis.markdown, linkPrefix: "analysis/", headingOffset: 1)
         }
         html += "<p>Data: <a href=\"table1.csv\">table1.csv</a>, <a href=\"results.csv\">results.csv</a>, <a href=\"report.md\">report.md</a></p>\n</body></html>\n"
         files["report.md"] = markdown

@@ -41,7 +41,7 @@ public struct StageNode: Sendable {
 ///     ingest → preprocess → train:<model> (and train:<model>#gray, train:<source>)
 ///            → attack:<attack>:<threat>:<source>@ε  (adversarial-generate, one per source and ε)
 ///            → evaluate:<model>:<attack>           (every threat model and ε of one attack)
-///            → analyze:<analysis>                  (registered analysis kinds)
+///            → analyze:<analysis>:<model>          (attention maps, key regions, landscapes)
 ///            → report
 ///
 /// White-box sets are crafted on the target itself; gray-box on its `#gray` copy; black-box on the
@@ -69,12 +69,7 @@ public struct StageGraph: Sendable {
             let targets = p.models.filter { a.targets?.contains($0.name) ?? true }
             for m in targets {
                 var inputs: [String: (node: String, output: String)] = ["model": ("train:\(m.name)", a.checkpoint), "data": ("preprocess", "dataset")]
-                for threat in ThreatModel.allCases where a.threatModels.contains(threat) {
-                    let source = switch threat {
-                    case .whiteBox: m.name
-                    case .grayBox: "\(m.name)#gray"
-                    case .blackBox: a.blackBoxSource!
-                    }
+                for (threat, source) in Self.sources(of: a, against: m) {
                     for epsilon in a.epsilons {
                         // One set per (attack, source, ε): the black-box source's sets serve every target.
                         let name = "attack:\(a.name):\(source)@\(epsilon)"
@@ -96,7 +91,33 @@ public struct StageGraph: Sendable {
                 evaluations.append((m, a, name))
             }
         }
+        var analysisOutputs: [String: (node: String, output: String)] = [:]
         for an in p.analyses {
+            if let spec = an.activations {
+                // Built in: one stage per model, over its clean images and the sets the attack made against it.
+                let attack = spec.attack.flatMap { name in p.attacks.first { $0.name == name } }
+                for m in p.models where an.models?.contains(m.name) ?? true {
+                    var inputs: [String: (node: String, output: String)] = ["data": ("preprocess", "dataset"),
+                                                                             "model": ("train:\(m.name)", spec.checkpoint)]
+                    if let a = attack {
+                        for (threat, source) in Self.sources(of: a, against: m) {
+                            for epsilon in a.epsilons where generated.contains("attack:\(a.name):\(source)@\(epsilon)") {
+                                inputs[EvaluateStage.role(threat, epsilon)] = ("attack:\(a.name):\(source)@\(epsilon)", "adversarial")
+                            }
+                        }
+                    }
+                    let name = "analyze:\(an.name):\(m.name)"
+                    nodes.append(StageNode(name: name, stage: "analyze", version: AnalyzeStage.version,
+                                           parameters: ["kind": .string(an.kind), "parameters": an.parameters, "label": .string(m.label)],
+                                           inputs: inputs) { try AnalyzeStage.run(spec, model: m, attack: attack, $0) })
+                    for role in inputs.keys where role != "data" && role != "model" {
+                        analysisOutputs["analysis/\(an.name)/\(m.name)/\(role)"] = (name, role)
+                    }
+                    analysisOutputs["analysis/\(an.name)/\(m.name)/clean"] = (name, "clean")
+                    analysisOutputs["analysis/\(an.name)/\(m.name)/landscape"] = (name, "landscape")
+                }
+                continue
+            }
             guard let analysis = AnalysisKinds.implementation(an.kind) else {
                 throw PipelineError(file: p.file, line: an.line, key: "kind",
                                     "analysis kind '\(an.kind)' is not available in this build (registered: \(AnalysisKinds.known.sorted().joined(separator: ", ")))")
@@ -107,7 +128,7 @@ public struct StageGraph: Sendable {
                                    parameters: ["kind": .string(an.kind), "parameters": an.parameters], inputs: inputs) { try analysis.run(an, $0) })
         }
         if !evaluations.isEmpty {
-            var inputs: [String: (node: String, output: String)] = [:]
+            var inputs = analysisOutputs
             for e in evaluations { inputs["\(e.model.name)/\(e.attack.name)"] = (e.node, "evaluation") }
             let rows: [ParameterValue] = evaluations.map {
                 ["model": .string($0.model.name), "label": .string($0.model.label), "defense": .string($0.model.defense.kind.rawValue),
@@ -129,6 +150,18 @@ public struct StageGraph: Sendable {
             })
         }
         self.nodes = nodes
+    }
+
+    /// The model each threat model of an attack crafts its sets on, for one target: the target itself
+    /// (white-box), its `#gray` copy (gray-box), the attack's black-box source.
+    static func sources(of a: AttackSpec, against m: ModelSpec) -> [(ThreatModel, String)] {
+        ThreatModel.allCases.filter { a.threatModels.contains($0) }.map { threat in
+            switch threat {
+            case .whiteBox: (threat, m.name)
+            case .grayBox: (threat, "\(m.name)#gray")
+            case .blackBox: (threat, a.blackBoxSource!)
+            }
+        }
     }
 
     /// The named nodes and everything they depend on. A name selects a node exactly, or every node

@@ -28,8 +28,9 @@ enum GenerateStage {
         let data = try run.cache.dataset(try run.input("data"), in: run.store)
         let test = data.test.prefix(attack.examples).labeled
         let (source, sourceDefense) = try PipelineModels.load(try run.input("source"), in: run.store)
-        // Randomised sources are attacked with expectation over transformation (EOT).
-        let configuration = sourceDefense.evaluationAttack(attack.configuration(epsilon: epsilon))
+        // Randomised sources are attacked with expectation over transformation (EOT) unless the attack opts out.
+        let plain = attack.configuration(epsilon: epsilon)
+        let configuration = attack.eot ? sourceDefense.evaluationAttack(plain) : plain
         let counts = attack.iterations
         let generator: AttackKinds.Generator = attack.kind == "pgd" ? pgd : attack.kind == "ensemble" ? ensemble : try {
             guard let g = AttackKinds.generator(attack.kind) else {
@@ -68,6 +69,30 @@ enum GenerateStage {
             if !stages.isEmpty { try wr.setAttribute("attack_stages", .string(canonicalJSON(stages))) }
         }
         return ["adversarial": id]
+    }
+
+    /// An adversarial-set artifact as stored.
+    struct AdversarialSet {
+        /// K×N×C×H×W.
+        var images: Tensor
+        var iterations: [Int]
+        var labels: [Int]
+        /// The `attack_stages` attribute of an ensemble's set.
+        var stagesJSON: String?
+
+        /// N×C×H×W: what the attacker hands over after `iterations[k]` iterations.
+        func images(afterRun k: Int) -> Tensor {
+            let n = labels.count, inner = images.count / max(iterations.count * n, 1)
+            return images.reshaped([iterations.count * n, inner]).rows(k * n..<(k + 1) * n).reshaped([n] + Array(images.shape.dropFirst(2)))
+        }
+    }
+
+    static func read(_ id: ArtifactID, in store: ArtifactStore) throws -> AdversarialSet {
+        try store.read(id) { r in
+            AdversarialSet(images: Tensor(shape: try r.shape(of: "images"), values: try r.readFloat32("images")),
+                           iterations: try r.readInt64("iterations").map(Int.init), labels: try r.readInt32("labels").map(Int.init),
+                           stagesJSON: try r.attribute("attack_stages")?.stringValue)
+        }
     }
 
     /// The AutoAttack-style ensemble (APGD-CE, APGD-T top-9, Square) on one batch; its final images
@@ -138,36 +163,37 @@ enum GenerateStage {
 /// gradient masking), and for an attack ensemble `attack_stages` (JSON: white-box row → each member's
 /// `EnsembleResult.Stage`, which the report's gradient-masking verdict reads).
 enum EvaluateStage {
-    static let version = 1
+    /// 2: randomised targets are scored by the mean accuracy over inference draws.
+    static let version = 2
 
     /// Input roles of the adversarial sets: `white-box@0.25`.
     static func role(_ threat: ThreatModel, _ epsilon: Double) -> String { "\(threat.rawValue)@\(epsilon)" }
 
     static func run(_ attack: AttackSpec, batchSize: Int, _ run: StageRun) throws -> [String: ArtifactID] {
-        let target = try PipelineModels.load(try run.input("model"), in: run.store).model
+        let (target, defense) = try PipelineModels.load(try run.input("model"), in: run.store)
         let data = try run.cache.dataset(try run.input("data"), in: run.store)
         let clean = data.test.prefix(attack.examples).labeled
-        let cleanAccuracy = evaluateAccuracy(target, on: clean, batchSize: batchSize)
+        // A randomised target's accuracy is the mean over `inference_draws` random draws (the same
+        // draws for every set, so rows differ only by their images); a deterministic target's, one pass.
+        func accuracy(_ images: LabeledImages) -> Float {
+            evaluateRandomizedAccuracy(target, on: images, draws: defense.isRandomized ? defense.inferenceDraws : 1,
+                                       seed: attack.seed, batchSize: batchSize).mean
+        }
+        let cleanAccuracy = accuracy(clean)
         var evaluations: [AttackEvaluation] = []
         var stagesByRow: [String: [EnsembleResult.Stage]] = [:]
         for threat in ThreatModel.allCases where attack.threatModels.contains(threat) {
             for epsilon in attack.epsilons {
                 let id = try run.input(role(threat, epsilon))
-                let (images, counts, labels, stagesJSON) = try run.store.read(id) { r -> (Tensor, [Int], [Int], String?) in
-                    let shape = try r.shape(of: "images")
-                    return (Tensor(shape: shape, values: try r.readFloat32("images")), try r.readInt64("iterations").map(Int.init),
-                            try r.readInt32("labels").map(Int.init), try r.attribute("attack_stages")?.stringValue)
-                }
+                let set = try GenerateStage.read(id, in: run.store)
                 // An ensemble's per-member accuracies are the target's own only when it was the source.
-                if threat == .whiteBox, let stagesJSON {
+                if threat == .whiteBox, let stagesJSON = set.stagesJSON {
                     stagesByRow[role(threat, epsilon)] = try JSONDecoder().decode([EnsembleResult.Stage].self, from: Foundation.Data(stagesJSON.utf8))
                 }
-                let n = labels.count, inner = images.count / max(counts.count * n, 1)
+                let n = set.labels.count, counts = set.iterations
                 var accuracies: [Float] = []
                 for k in counts.indices {
-                    let set = images.reshaped([counts.count * n, inner]).rows(k * n..<(k + 1) * n)
-                        .reshaped([n] + Array(images.shape.dropFirst(2)))
-                    accuracies.append(evaluateAccuracy(target, on: LabeledImages(images: set, labels: labels), batchSize: batchSize))
+                    accuracies.append(accuracy(LabeledImages(images: set.images(afterRun: k), labels: set.labels)))
                 }
                 evaluations.append(AttackEvaluation(threatModel: threat, epsilon: Float(epsilon), stepSize: Float(attack.stepSize),
                                                     restarts: attack.restarts, iterations: counts, accuracies: accuracies,

@@ -1,11 +1,13 @@
+import Analysis
 import Foundation
 import Robustness
 import Store
 
 /// report: every evaluation → the report's files, kept in the store as one artifact (kind `report`:
-/// one uint8 dataset per file under `files/`, UTF-8) and written out to the report directory.
+/// one uint8 dataset per file under `files/`: text as UTF-8, figures as PNG/SVG bytes) and written out to the report directory.
 enum ReportStage {
-    static let version = 1
+    /// 2: the activation analysis (Table 2, Figures 4 and 6) under `analysis/`; files are bytes.
+    static let version = 2
 
     static func run(title: String, pipeline: String, notes: [String], rows: [(model: ModelSpec, attack: String)],
                     _ run: StageRun) throws -> [String: ArtifactID] {
@@ -15,15 +17,43 @@ enum ReportStage {
             reportRows.append(Report.Row(model: row.model.name, label: row.model.label, defense: row.model.defense.kind.rawValue,
                                          attack: row.attack, evaluations: evaluations, checks: checks, ensembleStages: stages))
         }
-        let files = Report(title: title, pipeline: pipeline, rows: reportRows, notes: notes).files()
+        let analysis = try self.analysis(run)
+        var report = Report(title: title, pipeline: pipeline, rows: reportRows, notes: notes)
+        report.analysis = analysis.map { Report.AnalysisSection(markdown: $0.markdown, keyRegionTable: $0.table) }
+        var files = report.files().mapValues { Array($0.utf8) }
+        for (name, bytes) in analysis?.files ?? [:] { files["analysis/" + name] = bytes }
         let id = try run.store.put(run.metadata(kind: "report")) { w in
             try w.createGroup("files")
-            for (name, text) in files.sorted(by: { $0.key < $1.key }) {
-                let bytes = Array(text.utf8)
+            for (name, bytes) in files.sorted(by: { $0.key < $1.key }) {
                 try w.write("files/\(name)", uint8: bytes, shape: [bytes.count])
             }
         }
         return ["report": id]
+    }
+
+    /// Table 2, Figure 4 and Figure 6 drawn from the analyze stages' artifacts (inputs `analysis/…`),
+    /// exactly as `atalp analyze` draws them; nil when the pipeline has no analysis.
+    static func analysis(_ run: StageRun) throws -> (markdown: String, table: String, files: [String: [UInt8]])? {
+        let roles = run.inputs.keys.filter { $0.hasPrefix("analysis/") }.sorted()
+        guard !roles.isEmpty else { return nil }
+        var inputs = AnalysisReport.Inputs()
+        for role in roles {
+            let id = try run.input(role)
+            if role.hasSuffix("/landscape") {
+                inputs.landscapes.append(try LossLandscape.read(id, in: run.store))
+            } else {
+                inputs.activations.append(try ActivationStatistics.read(id, in: run.store))
+            }
+        }
+        let directory = try run.workDirectory() + "/analysis"
+        try? FileManager.default.removeItem(atPath: directory)
+        let outputs = try AnalysisReport.write(inputs, to: directory)
+        var files: [String: [UInt8]] = [:]
+        for name in outputs.files + ["analysis.md", "analysis.html"] {
+            files[name] = Array(try Foundation.Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)")))
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+        return (outputs.markdown, outputs.table.isEmpty ? "" : KeyRegionStatistics.markdown(outputs.table), files)
     }
 
     /// Writes the files of a report artifact into `directory` (each atomically); returns their paths.
@@ -35,6 +65,7 @@ enum ReportStage {
             for path in try r.datasetPaths() where path.hasPrefix("files/") {
                 let name = String(path.dropFirst("files/".count))
                 let target = "\(directory)/\(name)"
+                try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 let bytes = Foundation.Data(try r.readUInt8(path))
                 if (try? Foundation.Data(contentsOf: URL(fileURLWithPath: target))) != bytes {
                     try bytes.write(to: URL(fileURLWithPath: target), options: .atomic)

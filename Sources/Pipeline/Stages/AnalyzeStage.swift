@@ -1,0 +1,81 @@
+import Analysis
+import Foundation
+import NN
+import Robustness
+import Store
+import Tensors
+
+/// analyze (the built-in `activations` kind), one model at a time: its checkpoint, the test set and
+/// the adversarial sets an attack made against it → the artifacts Table 2, Figure 4 and Figure 6 are
+/// drawn from, so that the report (and later `atalp analyze`) needs neither the model nor the data:
+///
+/// | output | kind | what |
+/// |---|---|---|
+/// | `clean` | `activation-stats` | attention maps of every group for the first N clean test images, their key-region masks, predictions, and the figure images' inputs |
+/// | `<threat>@<ε>` (`white-box@0.1`, …) | `activation-stats` | the same for the adversarial set of that threat model and ε, after the attack's longest run |
+/// | `landscape` | `loss-landscape` | loss(x + a·sign(∇x loss) + b·Rademacher) on a grid, for the landscape images |
+///
+/// Layouts: `ActivationStatistics` and `LossLandscape` (module Analysis). Randomised defenses: a
+/// noise-injecting model is analysed with its noise (reseeded, so the artifact is reproducible); a
+/// random resize-and-pad model through its network alone, since its random geometry would misalign
+/// the maps with the key-region masks.
+enum AnalyzeStage {
+    static let version = 1
+
+    static func run(_ spec: ActivationAnalysisSpec, model m: ModelSpec, attack: AttackSpec?, _ run: StageRun) throws -> [String: ArtifactID] {
+        let data = try run.cache.dataset(try run.input("data"), in: run.store)
+        let test = data.test.prefix(spec.examples ?? attack?.examples ?? 200)
+        let model = analysedNetwork(try PipelineModels.load(try run.input("model"), in: run.store).model)
+        let classes = data.test.classNames
+        var outputs: [String: ArtifactID] = [:]
+        let figureSets = spec.figureSets ?? defaultFigureSets(attack)
+
+        func analyse(_ images: LabeledImages, _ source: ActivationSource, role: String) throws {
+            (model as? RandomizedClassifier)?.reseed(0)
+            let stats = ActivationStatistics.compute(model, on: images, source: source, masks: test.masks,
+                                                     subset: figureSets.contains(role) ? spec.figureImages : [],
+                                                     keepActivations: spec.keepActivations, exponent: Float(spec.attentionExponent))
+            outputs[role] = try stats.put(in: run.store, metadata: run.metadata(kind: ActivationStatistics.kind))
+            let correct = zip(stats.predictions, stats.labels).filter { $0 == $1 }.count
+            let ratios = KeyRegionStatistics.row(stats).map { ", key-region ratio per group " + $0.ratio.map { String(format: "%.2f", $0) }.joined(separator: " ") } ?? ""
+            run.progress.line(String(format: "%@: %@: accuracy %.1f%%", run.node, role, 100 * Double(correct) / Double(max(stats.count, 1))) + ratios)
+        }
+
+        try analyse(test.labeled, .clean(defense: m.label, classNames: classes), role: "clean")
+        for role in run.inputs.keys.sorted() {
+            guard let (threat, epsilon) = adversarialRole(role) else { continue }
+            let set = try GenerateStage.read(try run.input(role), in: run.store)
+            let images = set.images(afterRun: set.iterations.count - 1).rows(0..<min(test.count, set.labels.count))
+            try analyse(LabeledImages(images: images, labels: Array(set.labels.prefix(images.shape[0]))),
+                        .adversarial(defense: m.label, threatModel: threat, epsilon: Float(epsilon), classNames: classes), role: role)
+        }
+
+        (model as? RandomizedClassifier)?.reseed(0)
+        let radius = spec.landscapeRadius ?? attack?.epsilons.max() ?? 0.25
+        let clean = test.labeled
+        let landscape = LossLandscape.compute(model, images: clean.images, labels: clean.labels, indices: spec.landscapeImages, defense: m.label,
+                                              configuration: LossLandscapeConfiguration(radius: Float(radius), steps: spec.landscapeSteps),
+                                              classNames: classes)
+        outputs["landscape"] = try landscape.put(in: run.store, metadata: run.metadata(kind: LossLandscape.kind))
+        return outputs
+    }
+
+    /// Clean images and, as the paper's Figure 4, the gray-box set at the largest ε (else white-box).
+    static func defaultFigureSets(_ attack: AttackSpec?) -> [String] {
+        guard let a = attack, let epsilon = a.epsilons.max() else { return ["clean"] }
+        let threat: ThreatModel = a.threatModels.contains(.grayBox) ? .grayBox : a.threatModels.contains(.whiteBox) ? .whiteBox : .blackBox
+        return ["clean", EvaluateStage.role(threat, epsilon)]
+    }
+
+    /// The network whose attention is analysed: the model itself, or for random resize-and-pad its network.
+    static func analysedNetwork(_ model: any Classifier) -> any Classifier {
+        (model as? RandomResizePadding)?.base ?? model
+    }
+
+    /// `white-box@0.1` → (white-box, 0.1); nil for other input roles.
+    static func adversarialRole(_ role: String) -> (threat: String, epsilon: Double)? {
+        let parts = role.split(separator: "@")
+        guard parts.count == 2, ThreatModel(rawValue: String(parts[0])) != nil, let epsilon = Double(parts[1]) else { return nil }
+        return (String(parts[0]), epsilon)
+    }
+}
