@@ -20,7 +20,7 @@ final class DefenseBaselineTests: XCTestCase {
         let model = Fixtures.tinyResNet(seed: 11)
         let exact = inputGradientSquaredNorms(model, images: test.images, labels: test.labels)
         let exactMean = exact.reduce(0, +) / Float(exact.count)
-        let (_, penalty) = finiteDifferenceGradientPenalty(model: model, images: test.images, labels: test.labels, step: 0.01,
+        let (_, _, penalty) = finiteDifferenceGradientPenalty(model: model, images: test.images, labels: test.labels, step: 0.01,
                                                            mode: .evaluation, tape: Tape())
         XCTAssertGreaterThan(exactMean, 0)
         XCTAssertEqual(penalty.value.scalar, exactMean, accuracy: 0.05 * exactMean, "finite difference vs exact")

@@ -84,13 +84,14 @@ extension DefenseConfiguration {
     /// IGR: mean CE + λ·penalty, penalty ≈ mean ‖∇ₓ CEᵢ‖² (see `finiteDifferenceGradientPenalty`).
     func inputGradientRegularizedLoss(model: any Classifier, x: Tensor, labels: [Int], tape: Tape) -> (Variable, LossTerms) {
         var terms = LossTerms()
-        let (losses, penalty) = finiteDifferenceGradientPenalty(model: model, images: x, labels: labels, step: finiteDifferenceStep,
+        let (logits, losses, penalty) = finiteDifferenceGradientPenalty(model: model, images: x, labels: labels, step: finiteDifferenceStep,
                                                                 mode: .training, tape: tape)
         let ce = mean(losses)
         let total = inputGradientWeight == 0 ? ce : ce + penalty * inputGradientWeight
         terms.crossEntropy = ce.value.scalar
         terms.gradientPenalty = penalty.value.scalar
         terms.total = total.value.scalar
+        terms.accuracy = accuracy(logits.value, labels)
         return (total, terms)
     }
 

@@ -16,22 +16,23 @@ public func inputGradientSquaredNorms(_ model: any Classifier, images x: Tensor,
 ///     ‖∇ₓ ℓᵢ‖ ≈ (ℓᵢ(x + h·dᵢ) − ℓᵢ(x)) / h
 ///     penalty = mean over the batch of ((ℓᵢ(x + h·dᵢ) − ℓᵢ(x)) / h)²
 ///
-/// The error is O(h) (the curvature of ℓ along d). Returns the per-example losses ℓ(x) (so the
-/// caller's cross-entropy shares the clean forward pass) and the penalty. Only the clean pass updates
+/// The error is O(h) (the curvature of ℓ along d). Returns the clean logits and per-example losses
+/// ℓ(x) (so the caller's cross-entropy and accuracy share the clean forward pass) and the penalty. Only the clean pass updates
 /// batch-norm running statistics; the direction and perturbed passes leave them as they were.
 public func finiteDifferenceGradientPenalty(model: any Classifier, images x: Tensor, labels: [Int], step h: Float, mode: Mode,
-                                            tape: Tape) -> (losses: Variable, penalty: Variable) {
+                                            tape: Tape) -> (logits: Variable, losses: Variable, penalty: Variable) {
     let g = withBuffersRestored(model) { inputGradient(model, images: x, labels: labels, mode: mode) }
     let norms = g.map { $0 * $0 }.sumPerRow().map { $0.squareRoot() }
     let direction = g.scalingRows(by: norms.map { $0 > 0 ? 1 / $0 : 0 })
-    let losses = softmaxCrossEntropyPerExample(model(tape.input(x, requiresGradient: false), mode: mode).logits, labels: labels)
+    let logits = model(tape.input(x, requiresGradient: false), mode: mode).logits
+    let losses = softmaxCrossEntropyPerExample(logits, labels: labels)
     var shifted = x
     shifted.addScaled(direction, h)
     let perturbed = withBuffersRestored(model) {
         softmaxCrossEntropyPerExample(model(tape.input(shifted, requiresGradient: false), mode: mode).logits, labels: labels)
     }
     let penalty = mean(square((perturbed - losses) * (1 / h)))
-    return (losses, penalty)
+    return (logits, losses, penalty)
 }
 
 /// ∇ₓ Σᵢ ℓᵢ on a tape that treats parameters as constants.
