@@ -7,7 +7,8 @@ import Store
 /// one uint8 dataset per file under `files/`: text as UTF-8, figures as PNG/SVG bytes) and written out to the report directory.
 enum ReportStage {
     /// 2: the activation analysis (Table 2, Figures 4 and 6) under `analysis/`; files are bytes.
-    static let version = 2
+    /// 3: the verdict sets the strongest PGD against the ensemble's evaluated accuracy.
+    static let version = 3
 
     static func run(title: String, pipeline: String, notes: [String], rows: [(model: ModelSpec, attack: String)],
                     _ run: StageRun) throws -> [String: ArtifactID] {

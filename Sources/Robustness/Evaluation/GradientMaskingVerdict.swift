@@ -66,13 +66,16 @@ public struct GradientMaskingVerdict: Codable, Hashable, Sendable {
     ///   - cleanAccuracy, pgdRobustAccuracy: fractions in [0, 1].
     ///   - pgdName: how the message names the PGD evaluation, e.g. "PGD-20".
     ///   - stages: the ensemble's stages in the order they ran, with cumulative robust accuracies.
+    ///   - ensembleAccuracy: the ensemble's robust accuracy as evaluated, when that differs from the
+    ///     attacker's own count in `stages` (a randomised model: the mean over inference draws, where
+    ///     the attacker counts an example broken once one draw fails); default: the last stage's.
     ///   - thresholdPoints: the largest PGD-versus-ensemble gap, in points, that is not flagged.
     ///   - gradientFreePoints: the largest extra drop, in points, a gradient-free attack may add unflagged.
     public init(defense: String? = nil, cleanAccuracy: Float, pgdRobustAccuracy pgd: Float, pgdName: String = "PGD",
-                stages: [EnsembleResult.Stage], ensembleName: String = "the AutoAttack-style ensemble",
+                stages: [EnsembleResult.Stage], ensembleAccuracy: Float? = nil, ensembleName: String = "the AutoAttack-style ensemble",
                 thresholdPoints: Float = 3, gradientFreePoints: Float = 1) {
         let ran = stages.filter { $0.skipped == nil }
-        let ensemble = stages.last?.robustAccuracy ?? cleanAccuracy
+        let ensemble = ensembleAccuracy ?? stages.last?.robustAccuracy ?? cleanAccuracy
         var extra: Float = 0, squareNames: [String] = []
         for (s, stage) in stages.enumerated() where !stage.usesGradients && stage.skipped == nil {
             let before = s == 0 ? cleanAccuracy : stages[s - 1].robustAccuracy
@@ -126,7 +129,8 @@ public struct GradientMaskingVerdict: Codable, Hashable, Sendable {
         if severity != .ok && !ran.isEmpty {
             // Which attack found what PGD missed: the reader can tell a stronger loss (APGD-T) from a
             // gradient-free attack seeing through masked gradients (Square).
-            parts.append("Robust accuracy after each attack: " + ran.map { "\($0.name) \(pct($0.robustAccuracy))" }.joined(separator: ", ") + ".")
+            parts.append("Robust accuracy after each attack" + (ensemble == stages.last?.robustAccuracy ? "" : " (the attacker's own count)") + ": "
+                         + ran.map { "\($0.name) \(pct($0.robustAccuracy))" }.joined(separator: ", ") + ".")
         }
         let skipped = stages.compactMap(\.skipped)
         if !skipped.isEmpty { parts.append("Not run: " + skipped.joined(separator: "; ") + ".") }
