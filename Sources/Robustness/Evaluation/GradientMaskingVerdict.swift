@@ -129,7 +129,7 @@ public struct GradientMaskingVerdict: Codable, Hashable, Sendable {
         if severity != .ok && !ran.isEmpty {
             // Which attack found what PGD missed: the reader can tell a stronger loss (APGD-T) from a
             // gradient-free attack seeing through masked gradients (Square).
-            parts.append("Robust accuracy after each attack" + (ensemble == stages.last?.robustAccuracy ? "" : " (the attacker's own count)") + ": "
+            parts.append("Robust accuracy after each attack" + (abs(ensemble - (stages.last?.robustAccuracy ?? ensemble)) < 1e-4 ? "" : " (the attacker's own count)") + ": "
                          + ran.map { "\($0.name) \(pct($0.robustAccuracy))" }.joined(separator: ", ") + ".")
         }
         let skipped = stages.compactMap(\.skipped)
