@@ -176,8 +176,7 @@ enum EvaluateStage {
         // A randomised target's accuracy is the mean over `inference_draws` random draws (the same
         // draws for every set, so rows differ only by their images); a deterministic target's, one pass.
         func accuracy(_ images: LabeledImages) -> Float {
-            evaluateRandomizedAccuracy(target, on: images, draws: defense.isRandomized ? defense.inferenceDraws : 1,
-                                       seed: attack.seed, batchSize: batchSize).mean
+            evaluateRandomizedAccuracy(target, on: images, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize).mean
         }
         let cleanAccuracy = accuracy(clean)
         var evaluations: [AttackEvaluation] = []
