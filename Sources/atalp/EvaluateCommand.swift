@@ -3,30 +3,64 @@ import Data
 import Foundation
 import NN
 import Robustness
+import Store
 import Tensors
 
-/// `atalp evaluate CHECKPOINT`: clean and white-box PGD accuracy of a trained checkpoint on the
-/// Fashion-MNIST test set, after each requested iteration count, with the gradient-masking checks.
+/// `atalp evaluate CHECKPOINT`: clean and adversarial accuracy of a trained checkpoint on the
+/// Fashion-MNIST test set — white-box (PGD, FGSM, APGD-CE, APGD-T, Square), transfer from another
+/// checkpoint (`--source`: gray- or black-box PGD), or on images given in a file (`--adversarial`) —
+/// with the gradient-masking checks. `--json` prints one object a row, per-example outcomes included,
+/// which the conformance suite (benchmarks/conformance) compares with PyTorch and torchattacks.
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Clean and white-box PGD accuracy of a checkpoint on Fashion-MNIST, with gradient-masking checks.")
+        abstract: "Clean and adversarial accuracy of a checkpoint on Fashion-MNIST: white-box attacks, transfer from a source, or given images.",
+        discussion: """
+            CHECKPOINT is a file written by `atalp train --output` or a checkpoint artifact of the store \
+            (`atalp store ls --kind checkpoint`); its defense (randomised wrappers, ensembles, denoising \
+            blocks) is rebuilt from its attributes. Randomised models are attacked with EOT and scored as \
+            the mean over --inference-draws random draws. Attack semantics: docs/attacks.md.
+            """)
 
-    @Argument(help: "A checkpoint written by `atalp train --output`.")
+    enum AttackName: String, ExpressibleByArgument, CaseIterable {
+        case pgd, fgsm, apgdCE = "apgd-ce", apgdDLR = "apgd-dlr", apgdT = "apgd-t", square
+    }
+
+    @Argument(help: "A checkpoint file (atalp train --output, or a checkpoint artifact's .h5 in the store).")
     var checkpoint: String
     @Option(help: "Directory with Fashion-MNIST's IDX files.")
     var dataDir: String = FashionMNIST.defaultDirectory
+    @Option(help: "The attack: \(AttackName.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var attack: AttackName = .pgd
+    @Option(help: "Craft the attack on this checkpoint and score CHECKPOINT on the transfer set (gray- or black-box; PGD and FGSM only).")
+    var source: String?
+    @Option(help: "The threat model to record a transfer as: gray-box or black-box.")
+    var threatModel: String = "gray-box"
+    @Option(help: "Which iterate a transfer set keeps: \(TransferRule.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var transferRule: String = TransferRule.finalIterate.rawValue
+    @Option(help: "Score CHECKPOINT on the images of this HDF5 file ('images' N×C×H×W or K×N×C×H×W float32 in [0, 1], 'labels' int32) instead of attacking.")
+    var adversarial: String?
     @Option(parsing: .upToNextOption, help: "L∞ radii in [0, 1] pixel units.")
     var epsilon: [Float] = [0.1]
     @Option(help: "PGD step size (default ε/8).")
     var stepSize: Float?
-    @Option(parsing: .upToNextOption, help: "Iteration counts to report; the attack runs to the largest.")
+    @Option(parsing: .upToNextOption, help: "Iteration counts to report (PGD, APGD) or query counts (Square); the attack runs to the largest.")
     var iterations: [Int] = [10, 20]
     @Option var restarts: Int = 1
+    @Flag(help: "PGD starts at x itself, not at a uniform random point of the ε-ball.")
+    var noRandomStart = false
+    @Option(help: "APGD-T: target classes ranked 2…k+1 by the clean logits (AutoAttack: 9).")
+    var targets: Int = 9
+    @Option(help: "Random draws at inference that a randomised model's accuracy is the mean of (default: its defense's).")
+    var inferenceDraws: Int?
     @Option(help: "Evaluate on only the first N test images.")
     var testLimit: Int?
     @Option var batchSize: Int = 250
     @Option var seed: UInt64 = 0
+    @Option(help: "Write the adversarial images of the last ε to this HDF5 file (images, labels; PGD adds white_box_images).")
+    var saveAdversarial: String?
+    @Flag(help: "One JSON object a row (with per-example outcomes) instead of text.")
+    var json = false
     @Flag(help: "Also attack at ε = 1 (every image reachable): accuracy must fall to about zero.")
     var largeEpsilonCheck = false
 
@@ -34,47 +68,151 @@ struct EvaluateCommand: ParsableCommand {
         guard !epsilon.isEmpty, epsilon.allSatisfy({ $0 >= 0 }), !iterations.isEmpty, iterations.allSatisfy({ $0 >= 0 }) else {
             throw ValidationError("--epsilon needs values ≥ 0 and --iterations counts ≥ 0")
         }
+        guard TransferRule(rawValue: transferRule) != nil else {
+            throw ValidationError("--transfer-rule must be one of \(TransferRule.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard ["gray-box", "black-box"].contains(threatModel) else { throw ValidationError("--threat-model must be gray-box or black-box") }
+        if source != nil && ![.pgd, .fgsm].contains(attack) {
+            throw ValidationError("--source takes pgd or fgsm: \(attack.rawValue) keeps each example's first success and makes no transfer set")
+        }
+        guard restarts >= 1, targets >= 1, batchSize >= 1, (inferenceDraws ?? 1) >= 1 else {
+            throw ValidationError("--restarts, --targets, --batch-size and --inference-draws must be at least 1")
+        }
     }
 
     func run() throws {
-        let attributes = try Checkpoint.attributes(of: checkpoint)
-        guard let json = attributes["architecture"]?.stringValue,
-              let architecture = try? JSONDecoder().decode(ResNetConfiguration.self, from: Data(json.utf8)) else {
-            throw ValidationError("\(checkpoint): no readable 'architecture' attribute (was it written by `atalp train --output`?)")
-        }
-        // Rebuild the model the defense trained (plain ResNet, denoising blocks, ensemble, randomised wrapper).
-        let defense = attributes["defense_configuration"]?.stringValue
-            .flatMap { try? JSONDecoder().decode(DefenseConfiguration.self, from: Data($0.utf8)) }
-            ?? DefenseConfiguration(kind: .none)
-        let model = defense.makeModel(architecture: architecture, seed: 0)
-        try Checkpoint.load(into: model, from: checkpoint)
+        let (model, defense, architecture) = try LoadedCheckpoint.load(checkpoint)
         var test = try FashionMNIST.load(directory: dataDir).test.labeledImages
         if let testLimit { test = test.slice(0..<min(testLimit, test.count)) }
-        print(String(format: "%@ (%@, defense %@): clean accuracy %.2f%% on %d test images", checkpoint, architecture.name,
-                     attributes["defense"]?.stringValue ?? "?", 100 * evaluateAccuracy(model, on: test), test.count))
+        let draws = inferenceDraws ?? defense.inferenceDraws
+        let clean = evaluatePerExample(model, on: test, draws: draws, seed: seed, batchSize: batchSize)
+        if !json {
+            print(String(format: "%@ (%@, defense %@): clean accuracy %.2f%% on %d test images", checkpoint, architecture.name,
+                         defense.displayName, 100 * clean.accuracy, test.count))
+        }
+        if let adversarial {
+            for (k, set) in try AdversarialImages.read(adversarial).enumerated() {
+                let scored = evaluatePerExample(model, on: set, draws: draws, seed: seed, batchSize: batchSize)
+                emit(Row(attack: "given", threatModel: "given", epsilon: nil, iterations: [k], accuracies: [scored.accuracy],
+                         cleanAccuracy: clean.accuracy, examples: set.count, correct: scored.perExample))
+            }
+            return
+        }
+        let sourceModel = try source.map { try LoadedCheckpoint.load($0) }
         var evaluations: [AttackEvaluation] = []
         for eps in epsilon {
-            // Randomised defenses are attacked with expectation over transformation (several draws per step).
-            let attack = defense.evaluationAttack(PGDConfiguration(epsilon: eps, stepSize: stepSize ?? eps / 8,
-                                                                   iterations: iterations.max()!, restarts: restarts))
-            let bar = ProgressBar(label: String(format: "PGD ε=%g", eps))
-            let e = evaluatePGD(target: model, source: model, threatModel: .whiteBox, data: test, attack: attack,
-                                recordingAfter: iterations, batchSize: batchSize, seed: seed, progress: bar.update).evaluation
-            bar.finish()
-            evaluations.append(e)
-            let curve = zip(e.iterations, e.accuracies).map { String(format: "PGD-%d %.2f%%", $0, 100 * $1) }.joined(separator: "  ")
-            print(String(format: "white-box ε=%g (step %g, %d restart%@): %@", eps, attack.stepSize, restarts, restarts == 1 ? "" : "s", curve))
+            let row = try attackRow(model: model, defense: defense, source: sourceModel, data: test, epsilon: eps, draws: draws,
+                                    clean: clean.accuracy, save: eps == epsilon.last ? saveAdversarial : nil)
+            emit(row)
+            if row.threatModel == ThreatModel.whiteBox.rawValue && [.pgd, .fgsm].contains(attack) {
+                evaluations.append(AttackEvaluation(threatModel: .whiteBox, epsilon: eps, stepSize: stepSize ?? eps / 8, restarts: restarts,
+                                                    iterations: row.iterations, accuracies: row.accuracies,
+                                                    cleanAccuracy: clean.accuracy, examples: test.count))
+            }
         }
+        guard source == nil, attack == .pgd else { return }
         var large: AttackEvaluation? = nil
         if largeEpsilonCheck {
             large = evaluatePGD(target: model, source: model, threatModel: .whiteBox, data: test,
                                 attack: PGDConfiguration(epsilon: 1, stepSize: 0.1, iterations: 20), recordingAfter: [20],
                                 batchSize: batchSize, seed: seed).evaluation
-            print(String(format: "white-box ε=1 (PGD-20, step 0.1): %.2f%%", 100 * large!.finalAccuracy))
+            if !json { print(String(format: "white-box ε=1 (PGD-20, step 0.1): %.2f%%", 100 * large!.finalAccuracy)) }
         }
         let checks = SanityChecks.run(evaluations, largeEpsilon: large, classes: architecture.classes)
+        guard !json else { return }
         for w in SanityChecks.warnings(checks) { print(w) }
         if checks.allSatisfy(\.passed) { print("gradient-masking checks: all \(checks.count) passed") }
+    }
+
+    /// One attack at one ε over the test set, in batches.
+    private func attackRow(model: any Classifier, defense: DefenseConfiguration, source: LoadedCheckpoint.Loaded?, data: LabeledImages,
+                           epsilon eps: Float, draws: Int, clean: Float, save: String?) throws -> Row {
+        let counts = Array(Set(attack == .fgsm ? [1] : iterations)).sorted()
+        let attacker = source?.model ?? model
+        let attackerDefense = source?.defense ?? defense
+        let rule = TransferRule(rawValue: transferRule)!
+        let pgd = attackerDefense.evaluationAttack(attack == .fgsm
+            ? PGDConfiguration.fgsm(epsilon: eps)
+            : PGDConfiguration(epsilon: eps, stepSize: stepSize ?? eps / 8, iterations: counts.last!, randomStart: !noRandomStart,
+                               restarts: restarts))
+        // Per recorded count: the images each example is scored on (white-box evidence or the transfer set).
+        var scoredImages: [Int: [Tensor]] = [:], transferImages: [Tensor] = []
+        var start = 0, batchIndex: UInt64 = 0
+        let bar = json ? nil : ProgressBar(label: String(format: "%@ ε=%g", attack.rawValue, eps))
+        while start < data.count {
+            let end = min(start + batchSize, data.count)
+            let x = data.images.rows(start..<end), labels = Array(data.labels[start..<end])
+            var rng = SeededRandom.derived(seed: seed, stream: batchIndex)
+            switch attack {
+            case .pgd, .fgsm:
+                let r = PGD.attack(attacker, images: x, labels: labels, configuration: pgd, rng: &rng, recordingAfter: counts, transferRule: rule)
+                for k in counts { scoredImages[k, default: []].append(source == nil ? r.whiteBoxAfter[k]! : r.transferAfter[k]!) }
+                transferImages.append(r.transferAfter[counts.last!]!)
+            case .apgdCE, .apgdDLR, .apgdT:
+                let loss: APGDConfiguration.Loss = attack == .apgdCE ? .crossEntropy : attack == .apgdDLR ? .dlr : .targetedDLR(targets: targets)
+                let r = APGD.attack(model, images: x, labels: labels,
+                                    configuration: APGDConfiguration(epsilon: eps, iterations: counts.last!, restarts: restarts, loss: loss,
+                                                                     gradientSamples: pgd.gradientSamples), rng: &rng)
+                scoredImages[counts.last!, default: []].append(r.adversarial)
+            case .square:
+                let r = SquareAttack.attack(model, images: x, labels: labels,
+                                            configuration: SquareAttackConfiguration(epsilon: eps, queries: counts.last!), rng: &rng)
+                scoredImages[counts.last!, default: []].append(r.adversarial)
+            }
+            start = end
+            batchIndex += 1
+            bar?.update(start, data.count)
+        }
+        bar?.finish()
+        let recorded = scoredImages.keys.sorted()
+        var accuracies: [Float] = [], correct: [Float] = []
+        for k in recorded {
+            let images = LabeledImages(images: Tensor.concatenatingRows(scoredImages[k]!), labels: data.labels)
+            var scored = evaluatePerExample(model, on: images, draws: draws, seed: seed &+ 1, batchSize: batchSize)
+            // A randomised white-box target: the attacker also tries its final iterates (docs/attacks.md).
+            if source == nil, model is any RandomizedClassifier, [.pgd, .fgsm].contains(attack), k == recorded.last {
+                let final = evaluatePerExample(model, on: LabeledImages(images: Tensor.concatenatingRows(transferImages), labels: data.labels),
+                                               draws: draws, seed: seed &+ 1, batchSize: batchSize)
+                if final.accuracy < scored.accuracy { scored = final }
+            }
+            accuracies.append(scored.accuracy)
+            correct = scored.perExample
+        }
+        if let save {
+            let last = Tensor.concatenatingRows(scoredImages[recorded.last!]!)
+            try AdversarialImages.write(to: save, images: [attack == .pgd || attack == .fgsm ? Tensor.concatenatingRows(transferImages) : last],
+                                        whiteBox: source == nil && (attack == .pgd || attack == .fgsm) ? [last] : nil, labels: data.labels,
+                                        attributes: ["attack": attack.rawValue, "epsilon": "\(eps)", "transfer_rule": rule.rawValue,
+                                                     "source": source == nil ? checkpoint : self.source!])
+        }
+        return Row(attack: attack.rawValue, threatModel: source == nil ? ThreatModel.whiteBox.rawValue : threatModel, epsilon: eps,
+                   iterations: recorded, accuracies: accuracies, cleanAccuracy: clean, examples: data.count, correct: correct)
+    }
+
+    /// One line of output.
+    struct Row: Encodable {
+        var attack: String
+        var threatModel: String
+        var epsilon: Float?
+        var iterations: [Int]
+        var accuracies: [Float]
+        var cleanAccuracy: Float
+        var examples: Int
+        /// Per example after the whole attack: the share of inference draws that classified it correctly (0 or 1 for a deterministic model).
+        var correct: [Float]
+    }
+
+    private func emit(_ row: Row) {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = .sortedKeys
+            print(String(decoding: try! encoder.encode(row), as: UTF8.self))
+            return
+        }
+        let curve = zip(row.iterations, row.accuracies).map { String(format: "%@-%d %.2f%%", attack.rawValue.uppercased(), $0, 100 * $1) }
+        let what = row.epsilon.map { String(format: "%@ ε=%g", row.threatModel, $0) } ?? "given images"
+        print("\(what): \(curve.joined(separator: "  "))")
     }
 }
 

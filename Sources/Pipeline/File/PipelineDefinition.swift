@@ -476,6 +476,9 @@ public struct AttackSpec: Sendable {
     /// `eot_samples` gradient draws per step). `false` gives the naive single-draw attack, to show
     /// how much EOT matters; deterministic sources are attacked the same either way.
     public var eot: Bool
+    /// Which iterate a PGD attack hands over as its transfer set (`transfer_rule`, default
+    /// `final-iterate`: Madry et al. and the paper; docs/attacks.md, "Attack semantics").
+    public var transferRule: TransferRule
     var line: Int?
 
     init(_ f: YAMLFields) throws {
@@ -509,6 +512,16 @@ public struct AttackSpec: Sendable {
         targets = try f.strings("targets")
         checkpoint = try f.choice("checkpoint", ["best": "best", "last": "last"]) ?? "best"
         eot = try f.bool("eot") ?? true
+        let rules = Dictionary(uniqueKeysWithValues: TransferRule.allCases.map { ($0.rawValue, $0) })
+        transferRule = try f.choice("transfer_rule", rules) ?? .finalIterate
+        // The ensemble keeps each example's first success (white-box scoring) or x itself: no transfer set.
+        if kind == "ensemble" && threatModels.contains(where: { $0 != .whiteBox }) {
+            throw f.error("threat_models", "the ensemble attack scores white-box only (it keeps each example's first success and makes "
+                          + "no transfer set); use kind: pgd for gray-box and black-box")
+        }
+        if kind != "pgd" && f.has("transfer_rule") {
+            throw f.error("transfer_rule", "only a pgd attack has a transfer rule")
+        }
         try f.finish()
     }
 
@@ -521,7 +534,8 @@ public struct AttackSpec: Sendable {
     func generateParameters(epsilon: Double) -> [String: ParameterValue] {
         ["kind": .string(kind), "epsilon": .double(epsilon), "step_size": .double(stepSize),
          "iterations": .array(iterations.map { .int(Int64($0)) }), "restarts": .int(Int64(restarts)),
-         "random_start": .bool(randomStart), "examples": examples.map { .int(Int64($0)) } ?? .null, "seed": .int(Int64(seed))]
+         "random_start": .bool(randomStart), "examples": examples.map { .int(Int64($0)) } ?? .null, "seed": .int(Int64(seed)),
+         "transfer_rule": .string(transferRule.rawValue)]
             // Only when off, so that sets made before the option existed keep their keys.
             .merging(eot ? [:] : ["eot": .bool(false)]) { $1 }
     }
@@ -542,12 +556,17 @@ public enum AttackKinds {
 
     /// What a generator found on one batch.
     public struct AttackOutput: Sendable {
-        /// The adversarial batch after each recorded count.
+        /// The adversarial batch after each recorded count: what the attacker hands over to any model
+        /// (for PGD, the transfer set under the attack's `TransferRule`).
         public var images: [Int: Tensor]
+        /// White-box evidence after each recorded count when it differs from `images` (PGD: per example
+        /// the first iterate that fooled the source); white-box evaluation scores these.
+        public var whiteBoxImages: [Int: Tensor]?
         /// For attack ensembles: each member's share (robust accuracy of the source after it, on this batch).
         public var stages: [EnsembleResult.Stage]
-        public init(images: [Int: Tensor], stages: [EnsembleResult.Stage] = []) {
+        public init(images: [Int: Tensor], whiteBoxImages: [Int: Tensor]? = nil, stages: [EnsembleResult.Stage] = []) {
             self.images = images
+            self.whiteBoxImages = whiteBoxImages
             self.stages = stages
         }
     }

@@ -8,21 +8,27 @@ import Tensors
 /// adversarial-generate: a source model + the test set → an adversarial set, reusable against any
 /// model (gray- and black-box evaluation hand the same images to every target).
 ///
-/// Adversarial-set layout (kind `adversarial-set`, format 1):
+/// Adversarial-set layout (kind `adversarial-set`, format 2):
 ///
 /// | path | type | shape | meaning |
 /// |---|---|---|---|
-/// | `images` | float32 | K×N×C×H×W | in [0, 1]; `images[k]` is what the attacker hands over after `iterations[k]` iterations: per example the first iterate that fooled the source, else iterate k (never rounded to 8 bits) |
+/// | `images` | float32 | K×N×C×H×W | in [0, 1]; `images[k]` is what the attacker hands over to a model it cannot query after `iterations[k]` iterations, chosen per example by the attribute `transfer_rule` (PGD default `final-iterate`: iterate k of the highest-loss restart; never rounded to 8 bits) |
+/// | `white_box_images` | float32 | K×N×C×H×W | PGD only: per example the first iterate ≤ k (of any restart) that fooled the source, else `images[k]`'s final iterate — the white-box evidence |
 /// | `iterations` | int64 | K | the recorded iteration counts, ascending |
 /// | `labels` | int32 | N | true labels of the attacked test images (the first N of the test split) |
-/// | `source_accuracy` | float32 | K | the source model's accuracy on `images[k]` (its white-box accuracy) |
+/// | `source_accuracy` | float32 | K | the source model's white-box accuracy (on `white_box_images[k]`, else `images[k]`) |
+/// | `source_accuracy_on_images` | float32 | K | the source model's accuracy on `images[k]` |
 ///
-/// An attack ensemble adds the attribute `attack_stages` (JSON list of `EnsembleResult.Stage`: the
-/// source's robust accuracy after each member).
+/// Attributes: `transfer_rule` (`final-iterate`, `max-loss`, `first-success`; an ensemble's set says
+/// `first-success`: its images are each example's first fooling point, or x). An attack ensemble adds
+/// `attack_stages` (JSON list of `EnsembleResult.Stage`: the source's robust accuracy after each member).
 /// Provenance: `params` holds the attack (kind, ε, step size, iterations, restarts, random start,
-/// examples, seed, batch size); `input_roles`/`input_ids` name the `source` checkpoint and the `data` set.
+/// examples, seed, batch size, transfer rule); `input_roles`/`input_ids` name the `source` checkpoint and the `data` set.
+/// Format 1 (stage version 1) had no `white_box_images`, and `images` held the first success.
 enum GenerateStage {
-    static let version = 1
+    /// 2: transfer sets are the final PGD iterate (`transfer_rule`), white-box evidence beside them.
+    static let version = 2
+    static let formatVersion = 2
 
     static func run(_ attack: AttackSpec, epsilon: Double, batchSize: Int, _ run: StageRun) throws -> [String: ArtifactID] {
         let data = try run.cache.dataset(try run.input("data"), in: run.store)
@@ -32,14 +38,15 @@ enum GenerateStage {
         let plain = attack.configuration(epsilon: epsilon)
         let configuration = attack.eot ? sourceDefense.evaluationAttack(plain) : plain
         let counts = attack.iterations
-        let generator: AttackKinds.Generator = attack.kind == "pgd" ? pgd : attack.kind == "ensemble" ? ensemble : try {
+        let generator: AttackKinds.Generator = attack.kind == "pgd" ? pgd(attack.transferRule) : attack.kind == "ensemble" ? ensemble : try {
             guard let g = AttackKinds.generator(attack.kind) else {
                 throw PipelineError(file: run.node, "attack kind '\(attack.kind)' is not available in this build")
             }
             return g
         }()
         var perCount: [[Tensor]] = Array(repeating: [], count: counts.count)
-        var fooled = [Int](repeating: 0, count: counts.count)
+        var whiteBoxPerCount: [[Tensor]] = Array(repeating: [], count: counts.count)
+        var fooled = [Int](repeating: 0, count: counts.count), fooledOnImages = fooled
         var stages: [EnsembleResult.Stage] = []
         let started = Date()
         var start = 0, batchIndex: UInt64 = 0
@@ -52,7 +59,14 @@ enum GenerateStage {
             for (i, k) in counts.enumerated() {
                 guard let images = result.images[k] else { throw PipelineError(file: run.node, "attack gave no images for \(k) iterations") }
                 perCount[i].append(images)
-                fooled[i] += zip(predict(source, images), labels).filter { $0 != $1 }.count
+                let onImages = zip(predict(source, images), labels).filter { $0 != $1 }.count
+                fooledOnImages[i] += onImages
+                if let whiteBox = result.whiteBoxImages?[k] {
+                    whiteBoxPerCount[i].append(whiteBox)
+                    fooled[i] += zip(predict(source, whiteBox), labels).filter { $0 != $1 }.count
+                } else {
+                    fooled[i] += onImages
+                }
             }
             start = end
             batchIndex += 1
@@ -60,12 +74,19 @@ enum GenerateStage {
         }
         let n = test.count
         let stacked = Tensor.concatenatingRows(perCount.map { Tensor.concatenatingRows($0) })
+        let whiteBox = whiteBoxPerCount.allSatisfy(\.isEmpty) ? nil : Tensor.concatenatingRows(whiteBoxPerCount.map { Tensor.concatenatingRows($0) })
         let (_, c, h, w) = test.images.nchw
-        let id = try run.store.put(run.metadata(kind: "adversarial-set")) { wr in
+        let rule = attack.kind == "pgd" ? attack.transferRule : .firstSuccess
+        let id = try run.store.put(run.metadata(kind: "adversarial-set", formatVersion: formatVersion)) { wr in
             try stacked.withUnsafeBufferPointer { try wr.write("images", float32: $0, shape: [counts.count, n, c, h, w]) }
+            if let whiteBox {
+                try whiteBox.withUnsafeBufferPointer { try wr.write("white_box_images", float32: $0, shape: [counts.count, n, c, h, w]) }
+            }
             try wr.write("iterations", int64: counts.map(Int64.init), shape: [counts.count])
             try wr.write("labels", int32: test.labels.map(Int32.init), shape: [n])
             try wr.write("source_accuracy", float32: fooled.map { 1 - Float($0) / Float(max(n, 1)) }, shape: [counts.count])
+            try wr.write("source_accuracy_on_images", float32: fooledOnImages.map { 1 - Float($0) / Float(max(n, 1)) }, shape: [counts.count])
+            try wr.setAttribute("transfer_rule", .string(rule.rawValue))
             if !stages.isEmpty { try wr.setAttribute("attack_stages", .string(canonicalJSON(stages))) }
         }
         return ["adversarial": id]
@@ -73,23 +94,32 @@ enum GenerateStage {
 
     /// An adversarial-set artifact as stored.
     struct AdversarialSet {
-        /// K×N×C×H×W.
+        /// K×N×C×H×W: the transfer set.
         var images: Tensor
+        /// K×N×C×H×W: the white-box evidence, when the attack kept it apart from `images`.
+        var whiteBoxImages: Tensor?
         var iterations: [Int]
         var labels: [Int]
         /// The `attack_stages` attribute of an ensemble's set.
         var stagesJSON: String?
 
-        /// N×C×H×W: what the attacker hands over after `iterations[k]` iterations.
-        func images(afterRun k: Int) -> Tensor {
-            let n = labels.count, inner = images.count / max(iterations.count * n, 1)
-            return images.reshaped([iterations.count * n, inner]).rows(k * n..<(k + 1) * n).reshaped([n] + Array(images.shape.dropFirst(2)))
+        /// N×C×H×W: what the attacker hands over to a model it cannot query after `iterations[k]` iterations.
+        func images(afterRun k: Int) -> Tensor { Self.slice(images, k, n: labels.count) }
+
+        /// N×C×H×W: the white-box evidence after `iterations[k]` iterations (`images` where none was kept).
+        func whiteBoxImages(afterRun k: Int) -> Tensor { Self.slice(whiteBoxImages ?? images, k, n: labels.count) }
+
+        private static func slice(_ t: Tensor, _ k: Int, n: Int) -> Tensor {
+            let count = t.shape[0], inner = t.count / max(count * n, 1)
+            return t.reshaped([count * n, inner]).rows(k * n..<(k + 1) * n).reshaped([n] + Array(t.shape.dropFirst(2)))
         }
     }
 
     static func read(_ id: ArtifactID, in store: ArtifactStore) throws -> AdversarialSet {
         try store.read(id) { r in
             AdversarialSet(images: Tensor(shape: try r.shape(of: "images"), values: try r.readFloat32("images")),
+                           whiteBoxImages: r.contains("white_box_images")
+                               ? Tensor(shape: try r.shape(of: "white_box_images"), values: try r.readFloat32("white_box_images")) : nil,
                            iterations: try r.readInt64("iterations").map(Int.init), labels: try r.readInt32("labels").map(Int.init),
                            stagesJSON: try r.attribute("attack_stages")?.stringValue)
         }
@@ -119,30 +149,14 @@ enum GenerateStage {
         }
     }
 
-    /// PGD with the attacker's bookkeeping: after k iterations, per example, the first iterate (of any
-    /// restart) that fooled the source, else the latest restart's iterate k.
-    static let pgd: AttackKinds.Generator = { source, x, labels, attack, counts, rng in
-        var kept: [Int: Tensor] = [:]
-        var broken: [Int: [Bool]] = [:]
-        _ = PGD.attack(source, images: x, labels: labels, configuration: attack, rng: &rng, recordingAfter: counts) { k, restart, images in
-            guard var current = kept[k] else {
-                kept[k] = images
-                broken[k] = zip(predict(source, images), labels).map { $0 != $1 }
-                return
-            }
-            let predictions = predict(source, images)
-            let inner = images.count / max(labels.count, 1)
-            images.withUnsafeBufferPointer { src in
-                current.withUnsafeMutableBufferPointer { dst in
-                    for i in 0..<labels.count where !broken[k]![i] {
-                        (dst.baseAddress! + i * inner).update(from: src.baseAddress! + i * inner, count: inner)
-                        if predictions[i] != labels[i] { broken[k]![i] = true }
-                    }
-                }
-            }
-            kept[k] = current
+    /// PGD with the attacker's bookkeeping: after k iterations, per example, the transfer set under
+    /// `rule` and the white-box evidence (the first iterate of any restart that fooled the source).
+    static func pgd(_ rule: TransferRule) -> AttackKinds.Generator {
+        { source, x, labels, attack, counts, rng in
+            let result = PGD.attack(source, images: x, labels: labels, configuration: attack, rng: &rng, recordingAfter: counts,
+                                    transferRule: rule)
+            return AttackKinds.AttackOutput(images: result.transferAfter, whiteBoxImages: rule == .firstSuccess ? nil : result.whiteBoxAfter)
         }
-        return AttackKinds.AttackOutput(images: kept)
     }
 }
 
@@ -164,7 +178,8 @@ enum GenerateStage {
 /// `EnsembleResult.Stage`, which the report's gradient-masking verdict reads).
 enum EvaluateStage {
     /// 2: randomised targets are scored by the mean accuracy over inference draws.
-    static let version = 2
+    /// 3: white-box rows score `white_box_images`, transfer rows the transfer set (adversarial-set format 2).
+    static let version = 3
 
     /// Input roles of the adversarial sets: `white-box@0.25`.
     static func role(_ threat: ThreatModel, _ epsilon: Double) -> String { "\(threat.rawValue)@\(epsilon)" }
@@ -179,6 +194,16 @@ enum EvaluateStage {
             evaluateRandomizedAccuracy(target, on: images, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize).mean
         }
         let cleanAccuracy = accuracy(clean)
+        // White-box: the first success per example (a deterministic target then scores exactly the
+        // attack's own bookkeeping). A randomised target was fooled by a first success on one draw
+        // only, so the attacker, who knows the model, hands over whichever of its two sets (first
+        // success or final iterate) lowers the mean accuracy over draws more. Transfer: the transfer set.
+        func score(_ set: GenerateStage.AdversarialSet, _ k: Int, _ threat: ThreatModel) -> Float {
+            let transfer = accuracy(LabeledImages(images: set.images(afterRun: k), labels: set.labels))
+            guard threat == .whiteBox, set.whiteBoxImages != nil else { return transfer }
+            let firstSuccess = accuracy(LabeledImages(images: set.whiteBoxImages(afterRun: k), labels: set.labels))
+            return target is any RandomizedClassifier ? min(firstSuccess, transfer) : firstSuccess
+        }
         var evaluations: [AttackEvaluation] = []
         var stagesByRow: [String: [EnsembleResult.Stage]] = [:]
         for threat in ThreatModel.allCases where attack.threatModels.contains(threat) {
@@ -192,7 +217,7 @@ enum EvaluateStage {
                 let n = set.labels.count, counts = set.iterations
                 var accuracies: [Float] = []
                 for k in counts.indices {
-                    accuracies.append(accuracy(LabeledImages(images: set.images(afterRun: k), labels: set.labels)))
+                    accuracies.append(score(set, k, threat))
                 }
                 evaluations.append(AttackEvaluation(threatModel: threat, epsilon: Float(epsilon), stepSize: Float(attack.stepSize),
                                                     restarts: attack.restarts, iterations: counts, accuracies: accuracies,

@@ -68,71 +68,123 @@ public struct PGDConfiguration: Codable, Hashable, Sendable {
     }
 }
 
+/// Which iterate a PGD attack hands over as a *transfer set*: the adversarial images given to a model
+/// the attacker cannot query (gray- and black-box evaluation, shared adversarial data sets).
+///
+/// Per example, over the iterates of every restart up to the recorded iteration count k:
+/// - `finalIterate` (default): iterate k of the restart whose iterate k has the highest source loss.
+///   Madry et al. 2018 and the AT+ALP paper hand over the final PGD iterate; torchattacks' `PGD`
+///   returns it; it sits deepest in the source's high-loss region and transfers best.
+/// - `maxLoss`: the iterate (of any iteration ≤ k and any restart) with the highest source loss
+///   (the `PGD` of Croce & Hein's and Rice et al.'s evaluation code keeps it).
+/// - `firstSuccess`: the first iterate that fooled the source, else as `finalIterate`. Right for
+///   *white-box scoring* (an example is lost once any iterate fooled the model), wrong for transfer:
+///   those examples sit just across the source's boundary and barely transfer. atalp used it for
+///   transfer sets before adversarial-set format 2.
+public enum TransferRule: String, Codable, CaseIterable, Hashable, Sendable {
+    case finalIterate = "final-iterate"
+    case maxLoss = "max-loss"
+    case firstSuccess = "first-success"
+}
+
 /// What one attack run on a batch found.
 public struct AttackResult {
-    /// The adversarial batch: per example the first iterate that fooled the model, or else the final
-    /// iterate of the restart with the highest loss.
+    /// The white-box evidence of the whole attack: per example the first iterate that fooled the
+    /// model, or else the final iterate of the restart with the highest loss.
     public var adversarial: Tensor
     /// For each requested iteration count k: per example, whether the model still classified correctly
     /// every iterate of every restart up to k (for targeted attacks: whether the target was not reached).
     public var robustAfter: [Int: [Bool]]
     /// Per example, whether the model resisted the whole attack.
     public var robust: [Bool]
+    /// For each requested iteration count k (PGD only; empty for other attacks): the white-box evidence
+    /// after k iterations (per example the first iterate ≤ k of any restart that fooled the model, else
+    /// the `finalIterate` image at k). Evaluating the attacked model on it reproduces `robustAfter[k]`.
+    public var whiteBoxAfter: [Int: Tensor]
+    /// For each requested iteration count k (PGD only): the transfer set after k iterations under the
+    /// attack's `TransferRule`.
+    public var transferAfter: [Int: Tensor]
+
+    public init(adversarial: Tensor, robustAfter: [Int: [Bool]], robust: [Bool], whiteBoxAfter: [Int: Tensor] = [:],
+                transferAfter: [Int: Tensor] = [:]) {
+        self.adversarial = adversarial; self.robustAfter = robustAfter; self.robust = robust
+        self.whiteBoxAfter = whiteBoxAfter; self.transferAfter = transferAfter
+    }
 }
 
 public enum PGD {
     /// Attacks one batch. `labels` are the true labels, or the targets when `configuration.targeted`.
-    /// `recordingAfter` lists iteration counts at which to report robustness (the paper's Figure 3 from
-    /// one run: 10, 20, 50, 100, 200), each ≤ `configuration.iterations`.
-    ///
-    /// `observe(k, restart, images)`, when given, sees at each checkpoint k of each restart the attacker's
-    /// current adversarial batch: per example the first iterate of this restart that fooled `model`, or
-    /// else iterate k. Transfer (gray- and black-box) evaluation feeds these to the attacked model.
+    /// `recordingAfter` lists iteration counts at which to report robustness and keep images (the
+    /// paper's Figure 3 from one run: 10, 20, 50, 100, 200), each ≤ `configuration.iterations`.
+    /// `transferRule` says which iterate `transferAfter` keeps. The "loss" that ranks iterates is the
+    /// per-example cross-entropy the attack ascends (its negative for a targeted attack).
     public static func attack(_ model: any Classifier, images x: Tensor, labels: [Int], configuration c: PGDConfiguration,
                               rng: inout SeededRandom, recordingAfter checkpoints: [Int] = [],
-                              observe: ((_ iteration: Int, _ restart: Int, _ images: Tensor) -> Void)? = nil) -> AttackResult {
+                              transferRule: TransferRule = .finalIterate) -> AttackResult {
         let n = x.shape[0], inner = x.count / max(n, 1)
         precondition(labels.count == n, "\(labels.count) labels for a batch of \(n)")
         precondition(checkpoints.allSatisfy { $0 >= 0 && $0 <= c.iterations }, "checkpoints beyond \(c.iterations) iterations")
         let lower = x.map { max($0 - c.epsilon, 0) }, upper = x.map { min($0 + c.epsilon, 1) }
-        var best = x
+        let direction: Float = c.targeted ? -1 : 1
+        let recorded = Set(checkpoints)
+        var best = x                                            // `adversarial`
         var broken = [Bool](repeating: false, count: n)
         var bestLoss = [Float](repeating: -.infinity, count: n)
-        var robustAfter = Dictionary(uniqueKeysWithValues: checkpoints.map { ($0, [Bool](repeating: true, count: n)) })
-        let direction: Float = c.targeted ? -1 : 1
+        var robustAfter = Dictionary(uniqueKeysWithValues: recorded.map { ($0, [Bool](repeating: true, count: n)) })
+        // Per recorded k: the first fooling iterate (white-box), and the transfer image with its loss.
+        var whiteBoxAfter = Dictionary(uniqueKeysWithValues: recorded.map { ($0, x) })
+        var transferAfter = Dictionary(uniqueKeysWithValues: recorded.map { ($0, x) })
+        var transferLoss = Dictionary(uniqueKeysWithValues: recorded.map { ($0, [Float](repeating: -.infinity, count: n)) })
+        var finalLoss = transferLoss                            // loss of the final-iterate image at k
+        var finalAfter = transferAfter                          // the final-iterate image at k
 
-        for restart in 0..<c.restarts {
+        for _ in 0..<c.restarts {
             var adv = start(x, c, lower: lower, upper: upper, rng: &rng)
             var brokenThisRun = [Bool](repeating: false, count: n)
-            var firstFooling = observe == nil ? Tensor(shape: [0]) : x
+            var firstFooling = x                                // this restart's first fooling iterates
+            var runBest = x                                     // this restart's highest-loss iterate so far
+            var runBestLoss = [Float](repeating: -.infinity, count: n)
             for k in 0...c.iterations {
                 let tape = Tape()
                 let v = tape.input(adv, requiresGradient: k < c.iterations)
                 let logits = model(v, mode: .evaluation).logits
                 let predictions = logits.value.argmaxPerRow()
+                let losses = crossEntropyPerExample(logits: logits.value, labels: labels).map { direction * $0 }
                 // Record what iterate k achieves before stepping on to k + 1.
-                for i in 0..<n where !brokenThisRun[i] {
+                for i in 0..<n {
+                    if losses[i] > runBestLoss[i] {
+                        runBestLoss[i] = losses[i]
+                        copyRow(i, of: adv, into: &runBest, inner: inner)
+                    }
                     let fooled = c.targeted ? predictions[i] == labels[i] : predictions[i] != labels[i]
-                    guard fooled else { continue }
+                    guard fooled, !brokenThisRun[i] else { continue }
                     brokenThisRun[i] = true
-                    if observe != nil { copyRow(i, of: adv, into: &firstFooling, inner: inner) }
+                    copyRow(i, of: adv, into: &firstFooling, inner: inner)
                     if !broken[i] {
                         broken[i] = true
                         copyRow(i, of: adv, into: &best, inner: inner)
                     }
                 }
-                if let _ = robustAfter[k] {
-                    for i in 0..<n where brokenThisRun[i] { robustAfter[k]![i] = false }
-                    if let observe {
-                        var current = adv
-                        for i in 0..<n where brokenThisRun[i] { copyRow(i, of: firstFooling, into: &current, inner: inner) }
-                        observe(k, restart, current)
+                if recorded.contains(k) {
+                    for i in 0..<n {
+                        if losses[i] > finalLoss[k]![i] {
+                            finalLoss[k]![i] = losses[i]
+                            copyRow(i, of: adv, into: &finalAfter[k]!, inner: inner)
+                        }
+                        if runBestLoss[i] > transferLoss[k]![i] {
+                            transferLoss[k]![i] = runBestLoss[i]
+                            copyRow(i, of: runBest, into: &transferAfter[k]!, inner: inner)
+                        }
+                        // The first restart to fool example i within k iterations supplies its evidence.
+                        if brokenThisRun[i] && robustAfter[k]![i] {
+                            robustAfter[k]![i] = false
+                            copyRow(i, of: firstFooling, into: &whiteBoxAfter[k]!, inner: inner)
+                        }
                     }
                 }
                 if k == c.iterations {
-                    let losses = crossEntropyPerExample(logits: logits.value, labels: labels)
-                    for i in 0..<n where !broken[i] && direction * losses[i] > bestLoss[i] {
-                        bestLoss[i] = direction * losses[i]
+                    for i in 0..<n where !broken[i] && losses[i] > bestLoss[i] {
+                        bestLoss[i] = losses[i]
                         copyRow(i, of: adv, into: &best, inner: inner)
                     }
                     break
@@ -143,7 +195,18 @@ public enum PGD {
                 signStep(&adv, gradient: gradient, step: c.stepSize * direction, lower: lower, upper: upper)
             }
         }
-        return AttackResult(adversarial: best, robustAfter: robustAfter, robust: broken.map { !$0 })
+        // Unbroken examples' white-box evidence is their final-iterate image.
+        for k in recorded {
+            for i in 0..<n where robustAfter[k]![i] { copyRow(i, of: finalAfter[k]!, into: &whiteBoxAfter[k]!, inner: inner) }
+        }
+        let transfer: [Int: Tensor]
+        switch transferRule {
+        case .finalIterate: transfer = finalAfter
+        case .maxLoss: transfer = transferAfter
+        case .firstSuccess: transfer = whiteBoxAfter
+        }
+        return AttackResult(adversarial: best, robustAfter: robustAfter, robust: broken.map { !$0 },
+                            whiteBoxAfter: whiteBoxAfter, transferAfter: transfer)
     }
 
     /// The final iterate of one PGD run, with no bookkeeping: what adversarial training uses (Madry et al.).

@@ -134,6 +134,16 @@ public struct DefenseConfiguration: Hashable, Sendable {
     /// Whether the defended model draws random numbers at inference (attack with EOT, average over draws).
     public var isRandomized: Bool { kind == .rat || kind == .randomization }
 
+    /// The defense as the paper's Table 1 names it: "No defense", "PAT", "AT+ALP", "Randomization".
+    public var displayName: String {
+        switch kind {
+        case .none: "No defense"
+        case .atalp: "AT+ALP"
+        case .randomization: "Randomization"
+        default: kind.rawValue.uppercased()
+        }
+    }
+
     /// The attack to evaluate this defense with: `attack` itself, with `eotSamples` gradient samples
     /// per step for randomised defenses (expectation over transformation, Athalye et al. 2018).
     public func evaluationAttack(_ attack: PGDConfiguration) -> PGDConfiguration {

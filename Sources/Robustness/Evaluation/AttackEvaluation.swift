@@ -30,12 +30,16 @@ public struct AttackEvaluation: Codable, Hashable, Sendable {
 /// Evaluates `target` under PGD crafted on `source` over a whole data set, in batches.
 ///
 /// White-box (`source === target`): an example counts as robust after k iterations if no iterate up
-/// to k of any restart fooled the model (the attacker keeps what worked). Transfer: the attacker keeps,
-/// per example, the first iterate that fooled *its* model (it cannot query the target), and the target
-/// is evaluated on that batch at every checkpoint of every restart.
-/// Returns the evaluation and the final adversarial images (float32, never rounded to 8 bits).
+/// to k of any restart fooled the model (the attacker keeps what worked). Transfer (gray- and
+/// black-box): the attacker cannot query the target, so it hands over one image per example, chosen
+/// on its own model by `transferRule` (default: the final PGD iterate, as Madry et al. and the paper),
+/// and the target is scored once on that set after each recorded iteration count (docs/attacks.md,
+/// "Attack semantics").
+/// Returns the evaluation and the final adversarial images (white-box: `AttackResult.adversarial`;
+/// transfer: the transfer set after the whole attack; float32, never rounded to 8 bits).
 public func evaluatePGD(target: any Classifier, source: any Classifier, threatModel: ThreatModel, data: LabeledImages,
-                        attack: PGDConfiguration, recordingAfter checkpoints: [Int], batchSize: Int = 256, seed: UInt64,
+                        attack: PGDConfiguration, recordingAfter checkpoints: [Int], transferRule: TransferRule = .finalIterate,
+                        batchSize: Int = 256, seed: UInt64,
                         progress: ((_ done: Int, _ total: Int) -> Void)? = nil) -> (evaluation: AttackEvaluation, adversarial: Tensor) {
     let counts = Array(Set(checkpoints.filter { $0 <= attack.iterations } + [attack.iterations])).sorted()
     let whiteBox = source === target
@@ -46,17 +50,13 @@ public func evaluatePGD(target: any Classifier, source: any Classifier, threatMo
         let end = min(start + batchSize, data.count)
         let x = data.images.rows(start..<end), labels = Array(data.labels[start..<end])
         var rng = SeededRandom.derived(seed: seed, stream: batchIndex)
-        var targetRobust = Dictionary(uniqueKeysWithValues: counts.map { ($0, [Bool](repeating: true, count: end - start)) })
         let result = PGD.attack(source, images: x, labels: labels, configuration: attack, rng: &rng, recordingAfter: counts,
-                                observe: whiteBox ? nil : { k, _, images in
-            let predictions = predict(target, images)
-            for i in 0..<labels.count where predictions[i] != labels[i] { targetRobust[k]![i] = false }
-        })
+                                transferRule: transferRule)
         for k in counts {
-            let flags = whiteBox ? result.robustAfter[k]! : targetRobust[k]!
-            robust[k]! += flags.filter { $0 }.count
+            robust[k]! += whiteBox ? result.robustAfter[k]!.filter { $0 }.count
+                                   : zip(predict(target, result.transferAfter[k]!), labels).filter { $0 == $1 }.count
         }
-        adversarialBatches.append(result.adversarial)
+        adversarialBatches.append(whiteBox ? result.adversarial : result.transferAfter[attack.iterations]!)
         start = end
         batchIndex += 1
         progress?(start, data.count)

@@ -24,41 +24,59 @@ public struct RandomizedAccuracy: Codable, Hashable, Sendable {
 /// for any other model one draw is taken (they would all agree).
 public func evaluateRandomizedAccuracy(_ model: any Classifier, on data: LabeledImages, draws: Int, seed: UInt64,
                                        batchSize: Int = 256) -> RandomizedAccuracy {
+    RandomizedAccuracy(perDraw: correctPerDraw(model, on: data, draws: draws, seed: seed, batchSize: batchSize)
+        .map { Float($0.filter { $0 }.count) / Float(max(data.count, 1)) })
+}
+
+/// Per example, the share of `draws` random draws at inference (the draws of
+/// `evaluateRandomizedAccuracy`) that classify it correctly: 0 or 1 for a deterministic model. The
+/// mean over examples is `evaluateRandomizedAccuracy(…).mean`.
+public func evaluatePerExample(_ model: any Classifier, on data: LabeledImages, draws: Int, seed: UInt64,
+                               batchSize: Int = 256) -> (accuracy: Float, perExample: [Float]) {
+    let perDraw = correctPerDraw(model, on: data, draws: draws, seed: seed, batchSize: batchSize)
+    let share = (0..<data.count).map { i in Float(perDraw.filter { $0[i] }.count) / Float(perDraw.count) }
+    let accuracy = perDraw.map { Float($0.filter { $0 }.count) / Float(max(data.count, 1)) }.reduce(0, +) / Float(perDraw.count)
+    return (accuracy, share)
+}
+
+/// Per draw, per example: classified correctly (one draw for a deterministic model).
+private func correctPerDraw(_ model: any Classifier, on data: LabeledImages, draws: Int, seed: UInt64, batchSize: Int) -> [[Bool]] {
     precondition(draws >= 1, "at least one draw")
-    guard let randomized = model as? any RandomizedClassifier else {
-        return RandomizedAccuracy(perDraw: [evaluateAccuracy(model, on: data, batchSize: batchSize)])
-    }
-    return RandomizedAccuracy(perDraw: (0..<draws).map { d in
+    guard let randomized = model as? any RandomizedClassifier else { return [classifiedCorrectly(model, on: data, batchSize: batchSize)] }
+    return (0..<draws).map { d in
         randomized.reseed(drawSeed(seed, d))
-        return evaluateAccuracy(model, on: data, batchSize: batchSize)
-    })
+        return classifiedCorrectly(model, on: data, batchSize: batchSize)
+    }
 }
 
 /// White-box PGD on a randomised model, evaluated honestly: the attack averages its gradient over
-/// `attack.gradientSamples` draws per step (EOT; `DefenseConfiguration.evaluationAttack` sets it),
-/// and accuracy on the resulting adversarial examples (per example, the first iterate that fooled the
-/// model on some draw, else the final one) is the mean over `draws` fresh draws at inference.
-/// Returns clean and adversarial accuracy and the adversarial images.
+/// `attack.gradientSamples` draws per step (EOT; `DefenseConfiguration.evaluationAttack` sets it), and
+/// accuracy is the mean over `draws` fresh draws at inference on whichever of the attack's two sets
+/// lowers it more: per example the first iterate that fooled the model on the attack's draws, or the
+/// final iterate (Athalye et al. 2018 score the final EOT-PGD iterate; a first success on one draw may
+/// not fool the next). Returns clean and adversarial accuracy and the images of the stronger set.
 public func evaluateRandomizedPGD(_ model: any Classifier, data: LabeledImages, attack: PGDConfiguration, draws: Int,
                                   seed: UInt64, batchSize: Int = 256)
     -> (clean: RandomizedAccuracy, adversarial: RandomizedAccuracy, images: Tensor) {
     let randomized = model as? any RandomizedClassifier
     randomized?.reseed(drawSeed(seed, -1))
-    var batches: [Tensor] = []
+    var firstSuccess: [Tensor] = [], finalIterate: [Tensor] = []
     var start = 0, batchIndex: UInt64 = 0
     while start < data.count {
         let end = min(start + batchSize, data.count)
         var rng = SeededRandom.derived(seed: seed, stream: batchIndex)
-        batches.append(PGD.attack(model, images: data.images.rows(start..<end), labels: Array(data.labels[start..<end]),
-                                  configuration: attack, rng: &rng).adversarial)
+        let result = PGD.attack(model, images: data.images.rows(start..<end), labels: Array(data.labels[start..<end]),
+                                configuration: attack, rng: &rng, recordingAfter: [attack.iterations])
+        firstSuccess.append(result.adversarial)
+        finalIterate.append(result.transferAfter[attack.iterations]!)
         start = end
         batchIndex += 1
     }
-    let images = data.count == 0 ? data.images : Tensor.concatenatingRows(batches)
-    let adversarialData = LabeledImages(images: images, labels: data.labels)
-    return (evaluateRandomizedAccuracy(model, on: data, draws: draws, seed: seed, batchSize: batchSize),
-            evaluateRandomizedAccuracy(model, on: adversarialData, draws: draws, seed: seed &+ 1, batchSize: batchSize),
-            images)
+    let sets = [firstSuccess, finalIterate].map { data.count == 0 ? data.images : Tensor.concatenatingRows($0) }
+    let scored = sets.map { evaluateRandomizedAccuracy(model, on: LabeledImages(images: $0, labels: data.labels), draws: draws,
+                                                       seed: seed &+ 1, batchSize: batchSize) }
+    let stronger = scored[1].mean < scored[0].mean ? 1 : 0
+    return (evaluateRandomizedAccuracy(model, on: data, draws: draws, seed: seed, batchSize: batchSize), scored[stronger], sets[stronger])
 }
 
 private func drawSeed(_ seed: UInt64, _ d: Int) -> UInt64 {
