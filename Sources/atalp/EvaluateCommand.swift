@@ -42,7 +42,7 @@ struct EvaluateCommand: ParsableCommand {
     var adversarial: String?
     @Option(parsing: .upToNextOption, help: "L∞ radii in [0, 1] pixel units.")
     var epsilon: [Float] = [0.1]
-    @Option(help: "PGD step size (default ε/8).")
+    @Option(help: "PGD step size (default 2.5·ε / the largest --iterations: ε/8 for 10 20).")
     var stepSize: Float?
     @Option(parsing: .upToNextOption, help: "Iteration counts to report (PGD, APGD) or query counts (Square); the attack runs to the largest.")
     var iterations: [Int] = [10, 20]
@@ -81,7 +81,8 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (model, defense, architecture) = try LoadedCheckpoint.load(checkpoint)
+        let loaded = try ModelCheckpoint.load(checkpoint)
+        let (model, defense, architecture) = (loaded.model, loaded.defense, loaded.architecture)
         var test = try FashionMNIST.load(directory: dataDir).test.labeledImages
         if let testLimit { test = test.slice(0..<min(testLimit, test.count)) }
         let draws = inferenceDraws ?? defense.inferenceDraws
@@ -98,14 +99,15 @@ struct EvaluateCommand: ParsableCommand {
             }
             return
         }
-        let sourceModel = try source.map { try LoadedCheckpoint.load($0) }
+        let sourceModel = try source.map { try ModelCheckpoint.load($0) }
         var evaluations: [AttackEvaluation] = []
         for eps in epsilon {
             let row = try attackRow(model: model, defense: defense, source: sourceModel, data: test, epsilon: eps, draws: draws,
                                     clean: clean.accuracy, save: eps == epsilon.last ? saveAdversarial : nil)
             emit(row)
             if row.threatModel == ThreatModel.whiteBox.rawValue && [.pgd, .fgsm].contains(attack) {
-                evaluations.append(AttackEvaluation(threatModel: .whiteBox, epsilon: eps, stepSize: stepSize ?? eps / 8, restarts: restarts,
+                evaluations.append(AttackEvaluation(threatModel: .whiteBox, epsilon: eps, stepSize: attack == .fgsm ? eps : stepSize ?? PGDConfiguration.defaultStepSize(epsilon: eps, iterations: iterations.max()!),
+                                                    restarts: restarts,
                                                     iterations: row.iterations, accuracies: row.accuracies,
                                                     cleanAccuracy: clean.accuracy, examples: test.count))
             }
@@ -125,7 +127,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     /// One attack at one ε over the test set, in batches.
-    private func attackRow(model: any Classifier, defense: DefenseConfiguration, source: LoadedCheckpoint.Loaded?, data: LabeledImages,
+    private func attackRow(model: any Classifier, defense: Defense, source: ModelCheckpoint?, data: LabeledImages,
                            epsilon eps: Float, draws: Int, clean: Float, save: String?) throws -> Row {
         let counts = Array(Set(attack == .fgsm ? [1] : iterations)).sorted()
         let attacker = source?.model ?? model
@@ -133,7 +135,7 @@ struct EvaluateCommand: ParsableCommand {
         let rule = TransferRule(rawValue: transferRule)!
         let pgd = attackerDefense.evaluationAttack(attack == .fgsm
             ? PGDConfiguration.fgsm(epsilon: eps)
-            : PGDConfiguration(epsilon: eps, stepSize: stepSize ?? eps / 8, iterations: counts.last!, randomStart: !noRandomStart,
+            : PGDConfiguration(epsilon: eps, stepSize: stepSize, iterations: counts.last!, randomStart: !noRandomStart,
                                restarts: restarts))
         // Per recorded count: the images each example is scored on (white-box evidence or the transfer set).
         var scoredImages: [Int: [Tensor]] = [:], transferImages: [Tensor] = []

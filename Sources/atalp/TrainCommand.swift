@@ -6,38 +6,53 @@ import Robustness
 import Store
 import Tensors
 
-/// `atalp train`: trains a ResNet on Fashion-MNIST with a defense of the paper and reports clean test
-/// accuracy after every epoch. The pipeline (`atalp run`) does the same as one of its stages.
+extension Defense.Kind: ExpressibleByArgument {}
+
+/// `atalp train`: trains a ResNet on Fashion-MNIST with any defense and reports clean test accuracy
+/// after every epoch. The pipeline (`atalp run`) does the same as one of its stages. The options are
+/// the pipeline file's keys: they are gathered into the same settings and decoded by the same codec
+/// (`Defense(from:)`, `TrainingConfiguration(from:)`), so defaults, checks and error messages are the
+/// pipeline's, and the checkpoint is the pipeline's format (`ModelCheckpoint`).
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a ResNet on Fashion-MNIST (no defense, PAT, ALP, AT or AT+ALP) and report test accuracy.")
+        abstract: "Train a ResNet on Fashion-MNIST with a defense of Table 1 and report test accuracy.",
+        discussion: """
+            Unset options take the defaults of the pipeline file (README, "Settings"). Settings of a \
+            defense without an option of their own are given as the pipeline file writes them: \
+            --set noise_scale=0.1 --set denoising_groups=1,2.
+            """)
 
     @Option(help: "Directory with Fashion-MNIST's IDX files.")
     var dataDir: String = FashionMNIST.defaultDirectory
     @Option(help: "Architecture: resnet20, resnet32, resnet44, resnet56, resnet18-small, or resnet18/34/50/101/152.")
     var model: String = "resnet20"
-    @Option(help: "Defense: none, pat, alp, at, atalp, igr, rat, randomization, fd or adp (their other parameters at their defaults).")
-    var defense: String = "none"
-    @Option(help: "Training attack: L∞ radius in [0, 1] pixel units.")
-    var epsilon: Float = 0.1
-    @Option(help: "Training attack: PGD step size (default ε/4).")
-    var stepSize: Float?
-    @Option(help: "Training attack: PGD iterations.")
-    var attackIterations: Int = 10
-    @Option(help: "Weight of the logit-pairing term.")
-    var alpha: Float = 0.5
-    @Option(help: "Weight of the attention term.")
-    var beta: Float = 1
-    @Option var epochs: Int = 15
-    @Option var batchSize: Int = 128
-    @Option(help: "Peak learning rate (SGD with Nesterov momentum 0.9, cosine decay).")
-    var learningRate: Float = 0.1
-    @Option var weightDecay: Float = 5e-4
-    @Option(help: "Random-crop padding in pixels (0: no crop).")
-    var cropPadding: Int = 2
-    @Flag(inversion: .prefixedNo, help: "Random horizontal flips.")
-    var flip = true
+    @Option(help: "Defense: \(Defense.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var defense: Defense.Kind = .none
+    @Option(help: "Training attack: L∞ radius in [0, 1] pixel units (default \(PGDConfiguration.Defaults.epsilon)).")
+    var epsilon: Double?
+    @Option(help: "Training attack: PGD step size (default 2.5·ε/iterations).")
+    var stepSize: Double?
+    @Option(help: "Training attack: PGD iterations (default \(PGDConfiguration.Defaults.iterations)).")
+    var attackIterations: Int?
+    @Option(help: "Weight α of the logit-pairing term (alp, atalp; default \(AdversarialObjective.Defaults.alpha)).")
+    var alpha: Double?
+    @Option(help: "Weight β of the attention term (at, atalp; default \(AdversarialObjective.Defaults.beta)).")
+    var beta: Double?
+    @Option(name: .customLong("set"), help: "Another setting of the defense, as a pipeline file's key=value (repeatable).")
+    var settings: [String] = []
+    @Option(help: "Epochs (default \(TrainingConfiguration.Defaults.epochs)).")
+    var epochs: Int?
+    @Option(help: "Batch size (default \(TrainingConfiguration.Defaults.batchSize)).")
+    var batchSize: Int?
+    @Option(help: "Peak learning rate (SGD with Nesterov momentum \(TrainingConfiguration.Defaults.momentum), cosine decay; default \(TrainingConfiguration.Defaults.learningRate)).")
+    var learningRate: Double?
+    @Option(help: "Weight decay (default \(TrainingConfiguration.Defaults.weightDecay)).")
+    var weightDecay: Double?
+    @Option(help: "Random-crop padding in pixels (default \(TrainingConfiguration.Defaults.cropPadding): no crop).")
+    var cropPadding: Int?
+    @Flag(inversion: .prefixedNo, help: "Random horizontal flips (default off).")
+    var flip: Bool?
     @Option(help: "Train on only the first N training images.")
     var trainLimit: Int?
     @Option(help: "Evaluate on only the first N test images.")
@@ -46,14 +61,58 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write the final checkpoint (HDF5) here.")
     var output: String?
 
+    /// The defense as the options give it, through the pipeline's codec.
+    func defenseSettings() throws -> Defense {
+        var p: [String: ParameterValue] = ["kind": .string(defense.rawValue)]
+        var attack: [String: ParameterValue] = [:]
+        if let epsilon { attack["epsilon"] = .double(epsilon) }
+        if let stepSize { attack["step_size"] = .double(stepSize) }
+        if let attackIterations { attack["iterations"] = .int(Int64(attackIterations)) }
+        if !attack.isEmpty { p["attack"] = .object(attack) }
+        if let alpha { p["alpha"] = .double(alpha) }
+        if let beta { p["beta"] = .double(beta) }
+        for setting in settings {
+            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--set \(setting): expected key=value") }
+            p[parts[0]] = Self.value(parts[1])
+        }
+        return try settingsError { try Defense(from: try ParameterFields(.object(p), source: "atalp train --defense \(defense.rawValue)")) }
+    }
+
+    func trainingSettings() throws -> TrainingConfiguration {
+        var p: [String: ParameterValue] = [:]
+        if let epochs { p["epochs"] = .int(Int64(epochs)) }
+        if let batchSize { p["batch_size"] = .int(Int64(batchSize)) }
+        if let learningRate { p["learning_rate"] = .double(learningRate) }
+        if let weightDecay { p["weight_decay"] = .double(weightDecay) }
+        if let cropPadding { p["crop_padding"] = .int(Int64(cropPadding)) }
+        if let flip { p["flip"] = .bool(flip) }
+        return try settingsError {
+            let f = try ParameterFields(.object(p), source: "atalp train")
+            var c = try TrainingConfiguration(from: f)
+            try f.finish()
+            c.seed = seed
+            return c
+        }
+    }
+
+    /// `0.1` → 0.1, `3` → 3, `true` → true, `1,2` → [1, 2], anything else a string.
+    static func value(_ text: String) -> ParameterValue {
+        if text.contains(",") { return .array(text.split(separator: ",").map { value(String($0)) }) }
+        if let i = Int64(text) { return .int(i) }
+        if let d = Double(text) { return .double(d) }
+        if text == "true" || text == "false" { return .bool(text == "true") }
+        return .string(text)
+    }
+
+    private func settingsError<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as SettingsError { throw ValidationError(e.description) }
+    }
+
     func validate() throws {
-        guard DefenseConfiguration.Kind(rawValue: defense) != nil else {
-            throw ValidationError("unknown defense '\(defense)': use \(DefenseConfiguration.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        _ = try defenseSettings()
+        _ = try trainingSettings()
         guard (try? architecture(channels: 1, classes: 10)) != nil else { throw ValidationError("unknown model '\(model)'") }
-        guard epochs > 0, batchSize > 1, epsilon >= 0, attackIterations >= 0 else {
-            throw ValidationError("--epochs and --attack-iterations must be positive, --batch-size at least 2, --epsilon ≥ 0")
-        }
     }
 
     func architecture(channels: Int, classes: Int) throws -> ResNetConfiguration {
@@ -61,6 +120,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        let objective = try defenseSettings(), config = try trainingSettings()
         let loadStart = Date()
         let (trainSet, testSet) = try FashionMNIST.load(directory: dataDir)
         var train = trainSet.labeledImages, test = testSet.labeledImages
@@ -69,40 +129,32 @@ struct TrainCommand: ParsableCommand {
         print(String(format: "Fashion-MNIST: %d training, %d test images (%.1f s to load)", train.count, test.count,
                      Date().timeIntervalSince(loadStart)))
 
-        let kind = DefenseConfiguration.Kind(rawValue: defense)!
-        let attack = PGDConfiguration(epsilon: epsilon, stepSize: stepSize ?? epsilon / 4, iterations: attackIterations)
-        let objective = DefenseConfiguration(kind: kind, alpha: alpha, beta: beta, attack: attack)
         let architecture = try architecture(channels: 1, classes: 10)
         // The defense decides the model: a plain ResNet, one with denoising blocks, an ensemble, or a randomised wrapper.
         let network = objective.makeModel(architecture: architecture, seed: seed)
-        let config = TrainingConfiguration(epochs: epochs, batchSize: batchSize, learningRate: learningRate, weightDecay: weightDecay,
-                                           augmentation: Augmentation(cropPadding: cropPadding, horizontalFlip: flip), seed: seed)
         let trainer = Trainer(model: network, configuration: config, defense: objective)
-        print("\(architecture.name) (\(network.parameterCount) parameters), defense \(kind.rawValue)"
-              + (kind == .none ? "" : ", PGD-\(attackIterations) ε=\(epsilon)") + ", \(epochs) epochs of \(trainer.stepsPerEpoch(examples: train.count)) steps, batch \(batchSize), \(Parallel.threadCount) threads")
+        let attack = objective.adversarialTraining.map { a in
+            String(format: ", PGD-%d ε=%g step %g", a.attack.iterations, a.attack.epsilon, a.attack.stepSize)
+        } ?? ""
+        print("\(architecture.name) (\(network.parameterCount) parameters), defense \(objective.displayName)\(attack), "
+              + "\(config.epochs) epochs of \(trainer.stepsPerEpoch(examples: train.count)) steps, batch \(config.batchSize), \(Parallel.threadCount) threads")
 
         let reporter = TrainingReporter(label: "train")
         let started = Date()
         var lastAccuracy: Float = 0
         trainer.run(on: train, onStep: reporter.step) { epoch in
             lastAccuracy = evaluateAccuracy(network, on: test)
-            reporter.line(String(format: "epoch %d/%d: clean test accuracy %.2f%%  (%@ elapsed)", epoch + 1, epochs,
+            reporter.line(String(format: "epoch %d/%d: clean test accuracy %.2f%%  (%@ elapsed)", epoch + 1, config.epochs,
                                  100 * lastAccuracy, duration(Date().timeIntervalSince(started))))
             return true
         }
         print(String(format: "clean test accuracy: %.2f%% on %d Fashion-MNIST test images after %d epochs (%@)",
-                     100 * lastAccuracy, test.count, epochs, duration(Date().timeIntervalSince(started))))
+                     100 * lastAccuracy, test.count, config.epochs, duration(Date().timeIntervalSince(started))))
         if let output {
-            try Checkpoint.save(network, optimizer: trainer.optimizer, architecture: try jsonString(architecture),
-                                metadata: ["defense": .string(defense), "defense_configuration": .string(try jsonString(objective)), "epochs": .int(Int64(epochs)), "seed": .int(Int64(seed)),
-                                           "test_accuracy": .double(Double(lastAccuracy))], to: output)
+            try ModelCheckpoint.save(network, optimizer: trainer.optimizer, architecture: architecture, defense: objective,
+                                     attributes: ["epochs": .int(Int64(config.epochs)), "seed": .int(Int64(seed)),
+                                                  "test_accuracy": .double(Double(lastAccuracy))], to: output)
             print("checkpoint written to \(output)")
         }
     }
-}
-
-func jsonString<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

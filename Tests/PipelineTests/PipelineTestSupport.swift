@@ -16,9 +16,7 @@ let tinyPipeline = """
       learning_rate: 0.05
       validation_examples: 16
     defense:
-      epsilon: 0.1
-      step_size: 0.05
-      iterations: 2
+      attack: {epsilon: 0.1, step_size: 0.05, iterations: 2}
     models:
       - name: plain
         architecture: resnet8

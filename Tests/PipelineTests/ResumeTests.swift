@@ -14,7 +14,7 @@ final class ResumeTests: XCTestCase {
           - name: pat
             architecture: resnet8
             widths: [4, 8, 8]
-            defense: {kind: pat, epsilon: 0.1, step_size: 0.05, iterations: 2}
+            defense: {kind: pat, attack: {epsilon: 0.1, step_size: 0.05, iterations: 2}}
 
         """
 

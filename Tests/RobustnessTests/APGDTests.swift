@@ -14,7 +14,7 @@ enum AttackFixtures {
         if let c = cached { return c }
         let (train, test) = try Fixtures.fashionMNIST(train: 4096, test: 256)
         let m = Fixtures.tinyResNet(seed: 1)
-        Fixtures.train(m, on: train, defense: DefenseConfiguration(kind: .none), epochs: 4)
+        Fixtures.train(m, on: train, defense: .none, epochs: 4)
         cached = (m, test)
         return (m, test)
     }

@@ -13,7 +13,7 @@ final class AttackTests: XCTestCase {
         if let t = Self.trained { return t }
         let (train, test) = try Fixtures.fashionMNIST(train: 4096, test: 256)
         let m = Fixtures.tinyResNet(seed: 1)
-        Fixtures.train(m, on: train, defense: DefenseConfiguration(kind: .none), epochs: 4)
+        Fixtures.train(m, on: train, defense: .none, epochs: 4)
         Self.trained = (m, test)
         return (m, test)
     }

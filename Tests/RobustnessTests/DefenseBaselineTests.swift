@@ -31,8 +31,8 @@ final class DefenseBaselineTests: XCTestCase {
     func testIGRLowersTheInputGradientNorm() throws {
         let (train, test) = try Fixtures.fashionMNIST(train: 1024, test: 128)
         let plain = Fixtures.tinyResNet(seed: 12), igr = Fixtures.tinyResNet(seed: 12)
-        Fixtures.train(plain, on: train, defense: DefenseConfiguration(kind: .none), epochs: 2)
-        Fixtures.train(igr, on: train, defense: DefenseConfiguration(kind: .igr, inputGradientWeight: 10), epochs: 2)
+        Fixtures.train(plain, on: train, defense: .none, epochs: 2)
+        Fixtures.train(igr, on: train, defense: .igr(InputGradientRegularization(weight: 10)), epochs: 2)
         func meanNorm(_ m: ResNet) -> Float {
             let n = inputGradientSquaredNorms(m, images: test.images, labels: test.labels)
             return n.reduce(0, +) / Float(n.count)
@@ -48,8 +48,8 @@ final class DefenseBaselineTests: XCTestCase {
     func testRandomizedLayersAreReproducibleBySeedAndDifferAcrossSeeds() {
         var rng = SeededRandom(seed: 13)
         let x = Tensor.uniform(shape: [4, 1, 28, 28], using: &rng)
-        for kind in [DefenseConfiguration.Kind.rat, .randomization] {
-            let model = DefenseConfiguration(kind: kind).makeModel(architecture: Self.tiny, seed: 1)
+        for kind in [Defense.Kind.rat, .randomization] {
+            let model = Defense.defaults(kind).makeModel(architecture: Self.tiny, seed: 1)
             guard let randomized = model as? any RandomizedClassifier else { return XCTFail("\(kind) is not randomised") }
             func logits(_ seed: UInt64) -> Tensor {
                 randomized.reseed(seed)
@@ -106,14 +106,14 @@ final class DefenseBaselineTests: XCTestCase {
         let eotJSON = try JSONEncoder().encode(eot)
         XCTAssertEqual(try JSONDecoder().decode(PGDConfiguration.self, from: eotJSON), eot)
         plain.gradientSamples = 1
-        XCTAssertEqual(DefenseConfiguration(kind: .rat).evaluationAttack(plain).gradientSamples, DefenseConfiguration.Defaults.eotSamples)
-        XCTAssertEqual(DefenseConfiguration(kind: .pat).evaluationAttack(plain).gradientSamples, 1)
+        XCTAssertEqual(Defense.defaults(.rat).evaluationAttack(plain).gradientSamples, RandomizedInference.Defaults.eotSamples)
+        XCTAssertEqual(Defense.defaults(.pat).evaluationAttack(plain).gradientSamples, 1)
     }
 
     /// On a randomised model, EOT's averaged gradient takes another path than a single draw's, and the
     /// attack is reproducible once the model is reseeded.
     func testEOTAveragesOverDrawsOfARandomizedModel() {
-        let model = DefenseConfiguration(kind: .rat, noiseScale: 0.3).makeModel(architecture: Self.tiny, seed: 6)
+        let model = Defense.rat(RandomizedAdversarialTraining(noiseScale: 0.3)).makeModel(architecture: Self.tiny, seed: 6)
         guard let randomized = model as? any RandomizedClassifier else { return XCTFail("RAT is not randomised") }
         var rng = SeededRandom(seed: 18)
         let x = Tensor.uniform(shape: [4, 1, 28, 28], using: &rng)
@@ -129,7 +129,7 @@ final class DefenseBaselineTests: XCTestCase {
 
     func testRandomizedAccuracyIsTheMeanOverDraws() throws {
         let (_, test) = try Fixtures.fashionMNIST(train: 1, test: 64)
-        let model = DefenseConfiguration(kind: .rat, noiseScale: 0.5).makeModel(architecture: Self.tiny, seed: 2)
+        let model = Defense.rat(RandomizedAdversarialTraining(noiseScale: 0.5)).makeModel(architecture: Self.tiny, seed: 2)
         let a = evaluateRandomizedAccuracy(model, on: test, draws: 4, seed: 3)
         XCTAssertEqual(a.perDraw.count, 4)
         XCTAssertEqual(a.mean, a.perDraw.reduce(0, +) / 4, accuracy: 1e-6)
@@ -146,8 +146,8 @@ final class DefenseBaselineTests: XCTestCase {
     /// Denoising blocks start as the identity (zero-initialised γ), take the PyTorch-style names, and the
     /// rest of the network is the plain ResNet of the same seed.
     func testFDModelStartsAsThePlainResNetWithNamedDenoisingBlocks() {
-        let fd = DefenseConfiguration(kind: .fd).makeModel(architecture: Self.tiny, seed: 4)
-        let plain = DefenseConfiguration(kind: .pat).makeModel(architecture: Self.tiny, seed: 4)
+        let fd = Defense.defaults(.fd).makeModel(architecture: Self.tiny, seed: 4)
+        let plain = Defense.defaults(.pat).makeModel(architecture: Self.tiny, seed: 4)
         let names = Set(fd.parameters.map(\.name))
         XCTAssertTrue(names.isSuperset(of: ["denoise1.theta.weight", "denoise2.phi.weight", "denoise2.conv.weight", "denoise1.bn.weight"]))
         XCTAssertEqual(fd.parameters.count, plain.parameters.count + 2 * 5)
@@ -155,7 +155,7 @@ final class DefenseBaselineTests: XCTestCase {
         var rng = SeededRandom(seed: 5)
         let x = Tensor.uniform(shape: [2, 1, 28, 28], using: &rng)
         XCTAssertEqual(logitsOf(fd, x), logitsOf(plain, x))
-        let only = DefenseConfiguration(kind: .fd, denoisingGroups: [1]).makeModel(architecture: Self.tiny, seed: 4)
+        let only = Defense.fd(FeatureDenoisingTraining(denoisingGroups: [1])).makeModel(architecture: Self.tiny, seed: 4)
         XCTAssertFalse(only.parameters.contains { $0.name.hasPrefix("denoise1") })
     }
 
@@ -206,8 +206,8 @@ final class DefenseBaselineTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         var rng = SeededRandom(seed: 17)
         let x = Tensor.uniform(shape: [2, 1, 28, 28], using: &rng)
-        for kind in [DefenseConfiguration.Kind.igr, .rat, .randomization, .fd, .adp] {
-            let defense = DefenseConfiguration(kind: kind, ensembleSize: 2)
+        for kind in [Defense.Kind.igr, .rat, .randomization, .fd, .adp] {
+            let defense = kind == .adp ? .adp(AdaptiveDiversityPromoting(ensembleSize: 2)) : Defense.defaults(kind)
             let saved = defense.makeModel(architecture: Self.tiny, seed: 1), loaded = defense.makeModel(architecture: Self.tiny, seed: 2)
             for p in saved.parameters { p.value = p.value.map { $0 + 0.01 } }   // FD's zero γ too
             let path = dir.appendingPathComponent("\(kind).h5").path
@@ -225,8 +225,9 @@ final class DefenseBaselineTests: XCTestCase {
     func testEveryBaselineTrainsAStep() throws {
         let (train, _) = try Fixtures.fashionMNIST(train: 32, test: 1)
         let attack = PGDConfiguration(epsilon: 0.1, stepSize: 0.05, iterations: 2)
-        for kind in [DefenseConfiguration.Kind.igr, .rat, .randomization, .fd, .adp] {
-            let defense = DefenseConfiguration(kind: kind, attack: attack, denoisingGroups: [1])
+        for kind in [Defense.Kind.igr, .rat, .randomization, .fd, .adp] {
+            let defense = kind == .fd ? .fd(FeatureDenoisingTraining(training: .pat(attack: attack), denoisingGroups: [1]))
+                : Defense.defaults(kind, attack: attack)
             let model = defense.makeModel(architecture: Self.tiny, seed: 3)
             let before = model.parameters.map(\.value)
             var last = LossTerms()
@@ -241,24 +242,6 @@ final class DefenseBaselineTests: XCTestCase {
             default: break
             }
         }
-    }
-
-    func testConfigurationDecodesWithDefaultsAndKeepsOldEncodings() throws {
-        let adp = try JSONDecoder().decode(DefenseConfiguration.self, from: Data(#"{"kind": "adp"}"#.utf8))
-        XCTAssertEqual(adp, DefenseConfiguration(kind: .adp))
-        XCTAssertEqual([adp.ensembleSize, Int(adp.adpAlpha * 10), Int(adp.adpBeta * 10)], [3, 20, 5])
-        let rat = try JSONDecoder().decode(DefenseConfiguration.self, from: Data(#"{"kind": "rat", "noiseDistribution": "laplace", "noiseScale": 0.1}"#.utf8))
-        XCTAssertEqual(rat.noiseDistribution, .laplace)
-        XCTAssertEqual(rat.noiseScale, 0.1)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let pat = String(decoding: try encoder.encode(DefenseConfiguration(kind: .pat)), as: UTF8.self)
-        XCTAssertEqual(pat, #"{"alpha":0,"attack":{"epsilon":0.1,"iterations":10,"randomStart":true,"restarts":1,"stepSize":0.01,"targeted":false},"attentionExponent":2,"attentionNorm":2,"beta":0,"cleanLossWeight":0,"detachClean":false,"kind":"pat"}"#)
-        for kind in DefenseConfiguration.Kind.allCases {
-            let d = DefenseConfiguration(kind: kind, inputGradientWeight: 0.3, noiseScale: 0.2, denoisingGroups: [0], ensembleSize: 4)
-            XCTAssertEqual(try JSONDecoder().decode(DefenseConfiguration.self, from: try encoder.encode(d)).kind, kind)
-        }
-        XCTAssertThrowsError(try JSONDecoder().decode(DefenseConfiguration.self, from: Data(#"{"kind": "adp", "ensembleSize": 0}"#.utf8)))
     }
 }
 

@@ -11,8 +11,8 @@ final class DefenseTests: XCTestCase {
         let (train, test) = try Fixtures.fashionMNIST(train: 2048, test: 256)
         let attack = PGDConfiguration(epsilon: 0.1, stepSize: 0.025, iterations: 5)
         let standard = Fixtures.tinyResNet(seed: 2), robust = Fixtures.tinyResNet(seed: 2)
-        Fixtures.train(standard, on: train, defense: DefenseConfiguration(kind: .none), epochs: 3)
-        Fixtures.train(robust, on: train, defense: DefenseConfiguration(kind: .pat, attack: attack), epochs: 3)
+        Fixtures.train(standard, on: train, defense: .none, epochs: 3)
+        Fixtures.train(robust, on: train, defense: .adversarial(.pat(attack: attack)), epochs: 3)
         func robustAccuracy(_ m: ResNet) -> Float {
             var rng = SeededRandom(seed: 9)
             let r = PGD.attack(m, images: test.images, labels: test.labels,
@@ -27,7 +27,7 @@ final class DefenseTests: XCTestCase {
         let model = Fixtures.tinyResNet(seed: 3)
         var rng = SeededRandom(seed: 1)
         let x = Tensor.uniform(shape: [4, 1, 28, 28], using: &rng)
-        let defense = DefenseConfiguration(kind: .atalp, alpha: 0.5, beta: 1)
+        let defense = Defense.adversarial(.atalp(alpha: 0.5, beta: 1))
         let (_, terms) = defense.loss(model: model, clean: x, adversarial: x, labels: [0, 1, 2, 3],
                                       tape: Tape(recordsParameterGradients: true))
         // Batch statistics differ between two forward passes only if the inputs differ.
@@ -36,11 +36,13 @@ final class DefenseTests: XCTestCase {
     }
 
     func testAblationsSwitchTheirTermsOff() {
-        XCTAssertEqual(DefenseConfiguration(kind: .pat, alpha: 0.5, beta: 1).alpha, 0)
-        XCTAssertEqual(DefenseConfiguration(kind: .pat, alpha: 0.5, beta: 1).beta, 0)
-        XCTAssertEqual(DefenseConfiguration(kind: .alp, alpha: 0.5, beta: 1).beta, 0)
-        XCTAssertEqual(DefenseConfiguration(kind: .at, alpha: 0.5, beta: 1).alpha, 0)
-        let both = DefenseConfiguration(kind: .atalp, alpha: 0.5, beta: 1)
+        XCTAssertEqual(AdversarialObjective(preset: .pat, alpha: 0.5, beta: 1).alpha, 0)
+        XCTAssertEqual(AdversarialObjective(preset: .pat, alpha: 0.5, beta: 1).beta, 0)
+        XCTAssertEqual(AdversarialObjective(preset: .alp, alpha: 0.5, beta: 1).beta, 0)
+        XCTAssertEqual(AdversarialObjective(preset: .at, alpha: 0.5, beta: 1).alpha, 0)
+        let both = AdversarialObjective(preset: .atalp, alpha: 0.5, beta: 1)
         XCTAssertEqual([both.alpha, both.beta], [0.5, 1])
+        // The preset is what the weights make it.
+        for kind in [Defense.Kind.pat, .alp, .at, .atalp] { XCTAssertEqual(Defense.defaults(kind).kind, kind) }
     }
 }

@@ -7,8 +7,8 @@ final class EvaluationTests: XCTestCase {
     func testWhiteBoxIsStrongerThanTransferAndCurvesAreMonotone() throws {
         let (train, test) = try Fixtures.fashionMNIST(train: 2048, test: 128)
         let target = Fixtures.tinyResNet(seed: 11), other = Fixtures.tinyResNet(seed: 12)
-        Fixtures.train(target, on: train, defense: DefenseConfiguration(kind: .none), epochs: 2, seed: 1)
-        Fixtures.train(other, on: train, defense: DefenseConfiguration(kind: .none), epochs: 2, seed: 2)
+        Fixtures.train(target, on: train, defense: .none, epochs: 2, seed: 1)
+        Fixtures.train(other, on: train, defense: .none, epochs: 2, seed: 2)
         let attack = PGDConfiguration(epsilon: 0.1, stepSize: 0.02, iterations: 10)
         let white = evaluatePGD(target: target, source: target, threatModel: .whiteBox, data: test, attack: attack,
                                 recordingAfter: [2, 5, 10], batchSize: 64, seed: 3)

@@ -22,7 +22,7 @@ enum Fixtures {
                                           inputChannels: 1, classes: 10), rng: &rng)
     }
 
-    static func train(_ model: ResNet, on data: LabeledImages, defense: DefenseConfiguration, epochs: Int, seed: UInt64 = 0) {
+    static func train(_ model: ResNet, on data: LabeledImages, defense: Defense, epochs: Int, seed: UInt64 = 0) {
         let config = TrainingConfiguration(epochs: epochs, batchSize: 64, learningRate: 0.05, seed: seed)
         Trainer(model: model, configuration: config, defense: defense).run(on: data)
     }

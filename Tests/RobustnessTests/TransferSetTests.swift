@@ -14,8 +14,8 @@ final class TransferSetTests: XCTestCase {
         if let t = Self.trained { return t }
         let (train, test) = try Fixtures.fashionMNIST(train: 2048, test: 256)
         let source = Fixtures.tinyResNet(seed: 21), target = Fixtures.tinyResNet(seed: 22)
-        Fixtures.train(source, on: train, defense: DefenseConfiguration(kind: .none), epochs: 2, seed: 1)
-        Fixtures.train(target, on: train, defense: DefenseConfiguration(kind: .none), epochs: 2, seed: 2)
+        Fixtures.train(source, on: train, defense: .none, epochs: 2, seed: 1)
+        Fixtures.train(target, on: train, defense: .none, epochs: 2, seed: 2)
         Self.trained = (source, target, test)
         return Self.trained!
     }

@@ -18,21 +18,27 @@ public enum Checkpoint {
     public static func save(_ model: any Module, optimizer: (any Optimizer)? = nil, architecture: String? = nil,
                             metadata: [String: HDF5Attribute] = [:], to path: String) throws {
         try HDF5File.write(to: path) { w in
-            for p in model.parameters { try write(p.value, p.name, w) }
-            for b in model.buffers {
-                if b.name.hasSuffix("num_batches_tracked") {
-                    try w.write(b.name, int64: [Int64(b.value.scalar)], shape: [])
-                } else {
-                    try write(b.value, b.name, w)
-                }
-            }
-            if let optimizer {
-                for (name, t) in optimizer.state.sorted(by: { $0.key < $1.key }) { try write(t, "optimizer/" + name, w) }
-            }
+            try write(model, optimizer: optimizer, into: w)
             try w.setAttribute("kind", .string("checkpoint"))
             try w.setAttribute("format_version", .int(formatVersion))
             if let architecture { try w.setAttribute("architecture", .string(architecture)) }
             for (k, v) in metadata.sorted(by: { $0.key < $1.key }) { try w.setAttribute(k, v) }
+        }
+    }
+
+    /// Writes a model's parameters and buffers (PyTorch names) and optionally its optimiser's state:
+    /// the tensors of every checkpoint, in a file or a store artifact.
+    public static func write(_ model: any Module, optimizer: (any Optimizer)?, into w: any HDF5Writing) throws {
+        for p in model.parameters { try write(p.value, p.name, w) }
+        for b in model.buffers {
+            if b.name.hasSuffix("num_batches_tracked") {
+                try w.writeInt64(b.name, [Int64(b.value.scalar)], shape: [])
+            } else {
+                try write(b.value, b.name, w)
+            }
+        }
+        if let optimizer {
+            for (name, t) in optimizer.state.sorted(by: { $0.key < $1.key }) { try write(t, "optimizer/" + name, w) }
         }
     }
 
@@ -75,8 +81,8 @@ public enum Checkpoint {
         }
     }
 
-    private static func write(_ t: Tensor, _ name: String, _ w: HDF5Writer) throws {
-        try t.withUnsafeBufferPointer { try w.write(name, float32: $0, shape: t.shape) }
+    private static func write(_ t: Tensor, _ name: String, _ w: any HDF5Writing) throws {
+        try t.withUnsafeBufferPointer { try w.writeFloat32(name, $0, shape: t.shape) }
     }
 
     private static func read(_ name: String, shape: [Int], _ r: HDF5Reader, _ path: String) throws -> Tensor {

@@ -1,16 +1,20 @@
 import Foundation
+import Store
 import Yams
 
 /// A YAML mapping read key by key with types checked: every read records the key as known, and
 /// `finish()` rejects whatever is left, so a typo (`bta: 1`) is an error naming the file, line and key
-/// instead of a setting silently ignored.
-final class YAMLFields {
+/// instead of a setting silently ignored. This is the line-aware `SettingsReader` that configuration
+/// types (`Defense`, `PGDConfiguration`, `TrainingConfiguration`) decode pipeline files through.
+final class YAMLFields: SettingsReader {
     let file: String
     /// Key path of this mapping ("" at the root, `models[2].defense` below).
     let path: String
     let line: Int?
     private(set) var pairs: [(key: String, value: Node, line: Int?)] = []
     private var known: Set<String> = []
+    /// Mappings below this one, made once each, so that `finish()` also checks them.
+    private var children: [String: YAMLFields] = [:]
 
     init(_ node: Node, file: String, path: String) throws {
         self.file = file
@@ -43,7 +47,7 @@ final class YAMLFields {
         return pair.value
     }
 
-    func error(_ key: String, _ message: String) -> PipelineError {
+    func error(_ key: String, _ message: String) -> any Error {
         let node = pairs.first { $0.key == key }
         return PipelineError(file: file, line: node?.value.mark?.line ?? node?.line ?? line, key: sub(key), message)
     }
@@ -105,8 +109,13 @@ final class YAMLFields {
 
     func fields(_ key: String) throws -> YAMLFields? {
         guard let n = node(key) else { return nil }
-        return try YAMLFields(n, file: file, path: sub(key))
+        if let child = children[key] { return child }
+        let child = try YAMLFields(n, file: file, path: sub(key))
+        children[key] = child
+        return child
     }
+
+    func nested(_ key: String) throws -> (any SettingsReader)? { try fields(key) }
 
     /// One of `choices`, by its spelling in the file.
     func choice<T>(_ key: String, _ choices: [String: T]) throws -> T? {
@@ -117,8 +126,9 @@ final class YAMLFields {
         return value
     }
 
-    /// Rejects every key that no read asked for.
+    /// Rejects every key that no read asked for, here and in the mappings read below.
     func finish() throws {
+        for child in children.values { try child.finish() }
         if let unknown = pairs.first(where: { !known.contains($0.key) }) {
             let expected = known.sorted().joined(separator: ", ")
             throw PipelineError(file: file, line: unknown.line, key: sub(unknown.key),

@@ -86,7 +86,7 @@ public struct StageGraph: Sendable {
                 let name = "evaluate:\(m.name):\(a.name)"
                 nodes.append(StageNode(name: name, stage: "evaluate", version: EvaluateStage.version,
                                        parameters: ["batch_size": .int(Int64(batch)), "examples": a.examples.map { .int(Int64($0)) } ?? .null,
-                                                    "step_size": .double(a.stepSize), "restarts": .int(Int64(a.restarts))],
+                                                    "step_size": a.stepSize.map { .double($0) } ?? .null, "restarts": .int(Int64(a.restarts))],
                                        inputs: inputs) { try EvaluateStage.run(a, batchSize: batch, $0) })
                 evaluations.append((m, a, name))
             }

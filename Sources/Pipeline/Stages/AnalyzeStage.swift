@@ -25,7 +25,7 @@ enum AnalyzeStage {
     static func run(_ spec: ActivationAnalysisSpec, model m: ModelSpec, attack: AttackSpec?, _ run: StageRun) throws -> [String: ArtifactID] {
         let data = try run.cache.dataset(try run.input("data"), in: run.store)
         let test = data.test.prefix(spec.examples ?? attack?.examples ?? 200)
-        let model = analysedNetwork(try PipelineModels.load(try run.input("model"), in: run.store).model)
+        let model = analysedNetwork(try ModelCheckpoint.load(try run.input("model"), in: run.store).model)
         let classes = data.test.classNames
         var outputs: [String: ArtifactID] = [:]
         let figureSets = spec.figureSets ?? defaultFigureSets(attack)

@@ -33,7 +33,8 @@ enum GenerateStage {
     static func run(_ attack: AttackSpec, epsilon: Double, batchSize: Int, _ run: StageRun) throws -> [String: ArtifactID] {
         let data = try run.cache.dataset(try run.input("data"), in: run.store)
         let test = data.test.prefix(attack.examples).labeled
-        let (source, sourceDefense) = try PipelineModels.load(try run.input("source"), in: run.store)
+        let loaded = try ModelCheckpoint.load(try run.input("source"), in: run.store)
+        let (source, sourceDefense) = (loaded.model, loaded.defense)
         // Randomised sources are attacked with expectation over transformation (EOT) unless the attack opts out.
         let plain = attack.configuration(epsilon: epsilon)
         let configuration = attack.eot ? sourceDefense.evaluationAttack(plain) : plain
@@ -185,7 +186,8 @@ enum EvaluateStage {
     static func role(_ threat: ThreatModel, _ epsilon: Double) -> String { "\(threat.rawValue)@\(epsilon)" }
 
     static func run(_ attack: AttackSpec, batchSize: Int, _ run: StageRun) throws -> [String: ArtifactID] {
-        let (target, defense) = try PipelineModels.load(try run.input("model"), in: run.store)
+        let loaded = try ModelCheckpoint.load(try run.input("model"), in: run.store)
+        let (target, defense) = (loaded.model, loaded.defense)
         let data = try run.cache.dataset(try run.input("data"), in: run.store)
         let clean = data.test.prefix(attack.examples).labeled
         // A randomised target's accuracy is the mean over `inference_draws` random draws (the same
@@ -219,7 +221,7 @@ enum EvaluateStage {
                 for k in counts.indices {
                     accuracies.append(score(set, k, threat))
                 }
-                evaluations.append(AttackEvaluation(threatModel: threat, epsilon: Float(epsilon), stepSize: Float(attack.stepSize),
+                evaluations.append(AttackEvaluation(threatModel: threat, epsilon: Float(epsilon), stepSize: Float(attack.stepSize(epsilon: epsilon)),
                                                     restarts: attack.restarts, iterations: counts, accuracies: accuracies,
                                                     cleanAccuracy: cleanAccuracy, examples: n))
                 run.progress.line(String(format: "%@: %@ ε=%g: %.1f%% after %d iterations (clean %.1f%%)", run.node, threat.rawValue, epsilon,

@@ -59,44 +59,10 @@ extension ImageDataset {
     }
 }
 
-/// Models of the pipeline: whatever the defense needs (`DefenseConfiguration.makeModel`: a ResNet,
-/// with denoising blocks for FD, an ensemble for ADP, randomised wrappers for RAT and Randomization).
-enum PipelineModels {
-    static func make(_ configuration: ResNetConfiguration, defense: DefenseConfiguration, seed: UInt64) -> any Classifier {
-        defense.makeModel(architecture: configuration, seed: seed)
-    }
-
-    /// Loads a checkpoint artifact; its `architecture` and `defense` attributes say what to build.
-    static func load(_ id: ArtifactID, in store: ArtifactStore) throws -> (model: any Classifier, defense: DefenseConfiguration) {
-        let (architecture, defense) = try store.read(id) { r in
-            (try r.attribute("architecture")?.stringValue, try r.attribute("defense")?.stringValue)
-        }
-        let decoder = JSONDecoder()
-        guard let architecture, let configuration = try? decoder.decode(ResNetConfiguration.self, from: Foundation.Data(architecture.utf8)) else {
-            throw PipelineError(file: store.path(of: id), "checkpoint artifact without a readable 'architecture' attribute")
-        }
-        let defenseConfiguration = try defense.map { try decoder.decode(DefenseConfiguration.self, from: Foundation.Data($0.utf8)) }
-            ?? DefenseConfiguration(kind: .none)
-        let model = make(configuration, defense: defenseConfiguration, seed: 0)
-        try Checkpoint.load(into: model, from: store.path(of: id))
-        return (model, defenseConfiguration)
-    }
-
-    /// Writes a model's tensors (PyTorch names) and optionally its optimiser's state into an artifact.
-    static func write(_ model: any Module, optimizer: (any Optimizer)?, into w: ArtifactWriter) throws {
-        for p in model.parameters { try p.value.withUnsafeBufferPointer { try w.write(p.name, float32: $0, shape: p.value.shape) } }
-        for b in model.buffers {
-            if b.name.hasSuffix("num_batches_tracked") {
-                try w.write(b.name, int64: [Int64(b.value.scalar)], shape: [])
-            } else {
-                try b.value.withUnsafeBufferPointer { try w.write(b.name, float32: $0, shape: b.value.shape) }
-            }
-        }
-        if let optimizer {
-            for (name, t) in optimizer.state.sorted(by: { $0.key < $1.key }) {
-                try t.withUnsafeBufferPointer { try w.write("optimizer/" + name, float32: $0, shape: t.shape) }
-            }
-        }
+extension ModelCheckpoint {
+    /// Loads a checkpoint artifact of the store (any format atalp has written; see `ModelCheckpoint`).
+    static func load(_ id: ArtifactID, in store: ArtifactStore) throws -> ModelCheckpoint {
+        try load(store.path(of: id))
     }
 }
 

@@ -8,7 +8,7 @@ import Tensors
 /// train: a data set → two checkpoint artifacts, `model` (after the last step) and `best` (the epoch
 /// with the highest robust accuracy on a held-out validation slice of the training set).
 ///
-/// Checkpoint layout (kind `checkpoint`, format 1; h5py reads it, PyTorch names as in `Checkpoint`):
+/// Checkpoint layout (`ModelCheckpoint`: kind `checkpoint`, format 2; h5py reads it, PyTorch names):
 ///
 /// | path | type | shape | meaning |
 /// |---|---|---|---|
@@ -19,8 +19,9 @@ import Tensors
 /// | `validation/clean_accuracy`, `validation/robust_accuracy` | float32 | epochs | accuracy on the held-out slice |
 ///
 /// Root attributes besides the store's: `architecture` (ResNetConfiguration JSON), `defense`
-/// (DefenseConfiguration JSON: what `makeModel` needs to rebuild the network), `epoch` (the epoch
-/// the weights are from, 0-based; -1 for "no validation, last"), `steps`.
+/// (`Defense.parameters` as canonical JSON: the same encoding as this stage's key), `epoch` (the
+/// epoch the weights are from, 0-based; -1 for "no validation, last"), `steps`.
+/// Format 1 (before the one configuration codec) held the defense as camelCase JSON; it is still read.
 ///
 /// Resuming: while it runs, the stage keeps `resume.h5` (weights, buffers, optimiser state, step and
 /// logs) and `best.h5` in the key's work directory, written atomically at every epoch end and every
@@ -43,10 +44,10 @@ enum TrainStage {
             validation = split.heldOut
         }
         let configuration = try model.resnetConfiguration(channels: data.train.channels, classes: classes)
-        let network = PipelineModels.make(configuration, defense: model.defense, seed: model.seed)
+        let network = model.defense.makeModel(architecture: configuration, seed: model.seed)
         let trainer = Trainer(model: network, configuration: model.training.configuration(seed: model.seed), defense: model.defense)
-        let validationAttack = model.training.validationAttack ?? (model.defense.isAdversarial ? model.defense.attack : nil)
-        let architecture = canonicalJSON(configuration), defenseJSON = canonicalJSON(model.defense)
+        let validationAttack = model.training.validationAttack ?? model.defense.adversarialTraining?.attack
+        let architecture = canonicalJSON(configuration)
 
         let work = try run.workDirectory()
         let resumePath = "\(work)/resume.h5", bestPath = "\(work)/best.h5"
@@ -59,8 +60,8 @@ enum TrainStage {
         }
         let perEpoch = trainer.stepsPerEpoch(examples: train.count)
         let total = perEpoch * model.training.epochs
-        run.progress.line("\(run.node): \(model.architecture) (\(network.parameterCount) parameters), defense \(model.defense.kind.rawValue), "
-                          + "\(model.training.epochs) epochs × \(perEpoch) steps of \(min(model.training.batchSize, train.count)) images"
+        run.progress.line("\(run.node): \(model.architecture) (\(network.parameterCount) parameters), defense \(model.defense.displayName), "
+                          + "\(model.training.epochs) epochs × \(perEpoch) steps of \(min(model.training.schedule.batchSize, train.count)) images"
                           + (validation.map { ", \($0.count) held out for validation" } ?? ""))
 
         var lastSave = Date()
@@ -101,24 +102,20 @@ enum TrainStage {
         if let failure { throw failure }
         guard trainer.step == total else { throw PipelineError(file: run.node, "training stopped at step \(trainer.step) of \(total)") }
 
-        let last = try run.store.put(run.metadata(kind: "checkpoint")) { w in
-            try PipelineModels.write(network, optimizer: trainer.optimizer, into: w)
+        let checkpoint = run.metadata(kind: "checkpoint", formatVersion: ModelCheckpoint.formatVersion)
+        let last = try run.store.put(checkpoint) { w in
+            try ModelCheckpoint.write(network, optimizer: trainer.optimizer, architecture: configuration, defense: model.defense, into: w)
             try log.write(into: w, withSteps: true)
-            try w.setAttribute("architecture", .string(architecture))
-            try w.setAttribute("defense", .string(defenseJSON))
             try w.setAttribute("epoch", .int(Int64(model.training.epochs - 1)))
             try w.setAttribute("steps", .int(Int64(total)))
         }
         var best = last
         if validation != nil, FileManager.default.fileExists(atPath: bestPath) {
-            let bestNetwork = PipelineModels.make(configuration, defense: model.defense, seed: model.seed)
+            let bestNetwork = model.defense.makeModel(architecture: configuration, seed: model.seed)
             try Checkpoint.load(into: bestNetwork, from: bestPath)
-            best = try run.store.put(run.metadata(kind: "checkpoint")) { w in
-                try PipelineModels.write(bestNetwork, optimizer: nil, into: w)
+            best = try run.store.put(checkpoint) { w in
+                try ModelCheckpoint.write(bestNetwork, optimizer: nil, architecture: configuration, defense: model.defense, into: w)
                 try log.write(into: w, withSteps: false)
-                try w.setAttribute("architecture", .string(architecture))
-                try w.setAttribute("defense", .string(defenseJSON))
-            try w.setAttribute("defense", .string(defenseJSON))
                 try w.setAttribute("epoch", .int(Int64(log.bestEpoch)))
                 try w.setAttribute("steps", .int(Int64(total)))
             }

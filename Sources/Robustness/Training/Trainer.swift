@@ -25,12 +25,13 @@ public struct TrainingProgress: Sendable {
 public final class Trainer {
     public let model: any Classifier
     public let configuration: TrainingConfiguration
-    public let defense: DefenseConfiguration
+    public let defense: Defense
     public let optimizer: any Optimizer
     /// Optimiser steps taken so far.
     public var step = 0
 
-    public init(model: any Classifier, configuration: TrainingConfiguration, defense: DefenseConfiguration) {
+    public init(model: any Classifier, configuration: TrainingConfiguration, defense: Defense) {
+        if let (key, message) = defense.problem { preconditionFailure("invalid defense setting \(key): \(message)") }
         self.model = model
         self.configuration = configuration
         self.defense = defense
@@ -43,8 +44,9 @@ public final class Trainer {
     public func trainStep(images: Tensor, labels: [Int], learningRate: Float, rng: inout SeededRandom) -> LossTerms {
         // A randomised model draws from the step's stream, so a resumed run repeats its noise.
         if let randomized = model as? any RandomizedClassifier { randomized.reseed(rng.next()) }
-        let adversarial = defense.isAdversarial
-            ? PGD.perturb(model, images: images, labels: labels, configuration: defense.attack, rng: &rng) : nil
+        let adversarial = defense.adversarialTraining.map {
+            PGD.perturb(model, images: images, labels: labels, configuration: $0.attack, rng: &rng)
+        }
         let tape = Tape(recordsParameterGradients: true)
         let (loss, terms) = defense.loss(model: model, clean: images, adversarial: adversarial, labels: labels, tape: tape)
         tape.backward(from: loss)

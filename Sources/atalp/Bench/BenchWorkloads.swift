@@ -46,10 +46,10 @@ struct BenchCase {
         images = Tensor.uniform(shape: [batch] + network.input, using: &data)
         labels = (0..<batch).map { _ in Int(data.next() % 10) }
         let training = TrainingConfiguration(epochs: 1, batchSize: batch, learningRate: 0.1, nesterov: false, weightDecay: 5e-4, seed: seed)
-        let defense: DefenseConfiguration? = switch workload {
-        case .trainStep: DefenseConfiguration(kind: .none)
-        case .patStep: DefenseConfiguration(kind: .pat, attack: Self.attack)
-        case .atalpStep: DefenseConfiguration(kind: .atalp, alpha: 0.5, beta: 1, attack: Self.attack)
+        let defense: Defense? = switch workload {
+        case .trainStep: Defense.none
+        case .patStep: .adversarial(.pat(attack: Self.attack))
+        case .atalpStep: .adversarial(.atalp(alpha: 0.5, beta: 1, attack: Self.attack))
         case .forward, .pgdStep: nil
         }
         trainer = defense.map { Trainer(model: model, configuration: training, defense: $0) }

@@ -1,0 +1,127 @@
+import Foundation
+import Store
+import Yams
+
+/// One entry of `analyses:` — attention maps, key-region statistics, loss landscapes (a later
+/// issue). The runner gives each a stage after the evaluations; its kind must be registered.
+public struct AnalysisSpec: Sendable {
+    public var name: String
+    /// `activations` (built in: attention maps, key-region statistics, loss landscapes), or a kind
+    /// registered with `AnalysisKinds.register`.
+    public var kind: String
+    public var models: [String]?
+    /// The typed parameters of the built-in `activations` kind; nil for registered kinds.
+    public var activations: ActivationAnalysisSpec?
+    /// Every parameter as written (what a registered kind reads, and what the stage key holds).
+    public var parameters: ParameterValue
+    var line: Int?
+
+    init(_ f: YAMLFields) throws {
+        line = f.line
+        name = try f.required("name", f.string)
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw f.error("name", "an analysis name may hold letters, digits, '-', '_' and '.' only")
+        }
+        kind = try f.required("kind", f.string)
+        models = try f.strings("models")
+        let params = try f.fields("parameters")
+        if kind == ActivationAnalysisSpec.kind {
+            let spec = try ActivationAnalysisSpec(params)
+            activations = spec
+            parameters = spec.parameters
+        } else {
+            guard AnalysisKinds.known.contains(kind) else {
+                throw f.error("kind", "unknown analysis kind '\(kind)' (expected one of: "
+                              + (AnalysisKinds.known.union([ActivationAnalysisSpec.kind])).sorted().joined(separator: ", ") + ")")
+            }
+            var p: [String: ParameterValue] = [:]
+            if let params {
+                for (key, _, _) in params.pairs { if let n = params.node(key) { p[key] = ParameterValue(yaml: n) } }
+                try params.finish()
+            }
+            parameters = .object(p)
+        }
+        try f.finish()
+    }
+}
+
+/// Parameters of the built-in `activations` analysis (the paper's Table 2, Figure 4 and Figure 6), per
+/// model: activation artifacts of the clean test images and of the adversarial sets one attack made
+/// against that model (each threat model and ε, after its longest run), and a loss landscape.
+public struct ActivationAnalysisSpec: Sendable {
+    public static let kind = "activations"
+    /// The attack whose adversarial sets are analysed (nil: clean images only).
+    public var attack: String?
+    /// The first N test images (default: the attack's examples, else 200).
+    public var examples: Int?
+    /// Test images whose inputs are kept, and drawn in Figure 4.
+    public var figureImages = [0, 1]
+    /// The image sets drawn in Figure 4: `clean` and adversarial sets as `<threat model>@<ε>` (default:
+    /// clean and, as the paper's figure, the gray-box set at the attack's largest ε, else white-box).
+    /// Every set enters Table 2.
+    public var figureSets: [String]?
+    /// Test images whose loss landscape is computed (Figure 6).
+    public var landscapeImages = [0, 1]
+    /// Half-width of the landscape grid in pixel units (default: the attack's largest ε, else 0.25).
+    public var landscapeRadius: Double?
+    /// Grid points per axis.
+    public var landscapeSteps = 21
+    /// Also keep the raw group outputs of the figure images.
+    public var keepActivations = false
+    /// The exponent p of F(A) = (1/C)·Σ_c |A_c|^p.
+    public var attentionExponent = 2.0
+    /// `best` or `last` checkpoint of each model.
+    public var checkpoint = "best"
+
+    init(_ f: YAMLFields?) throws {
+        guard let f else { return }
+        attack = try f.string("attack")
+        examples = try f.int("examples")
+        if let v = examples, v < 1 { throw f.error("examples", "must be at least 1") }
+        if let v = try f.ints("figure_images") {
+            guard v.allSatisfy({ $0 >= 0 }) else { throw f.error("figure_images", "image indices are ≥ 0") }
+            figureImages = v
+        }
+        if let v = try f.ints("landscape_images") {
+            guard v.allSatisfy({ $0 >= 0 }) else { throw f.error("landscape_images", "image indices are ≥ 0") }
+            landscapeImages = v
+        }
+        figureSets = try f.strings("figure_sets")
+        landscapeRadius = try f.double("landscape_radius")
+        if let r = landscapeRadius, !(r > 0) { throw f.error("landscape_radius", "must be > 0") }
+        if let v = try f.int("landscape_steps") { guard v >= 2 else { throw f.error("landscape_steps", "must be at least 2") }; landscapeSteps = v }
+        keepActivations = try f.bool("keep_activations") ?? false
+        attentionExponent = try f.double("attention_exponent") ?? 2
+        checkpoint = try f.choice("checkpoint", ["best": "best", "last": "last"]) ?? "best"
+        try f.finish()
+    }
+
+    var parameters: ParameterValue {
+        .object(["attack": attack.map { .string($0) } ?? .null, "examples": examples.map { .int(Int64($0)) } ?? .null,
+                 "figure_images": .array(figureImages.map { .int(Int64($0)) }),
+                 "figure_sets": figureSets.map { .array($0.map { .string($0) }) } ?? .null,
+                 "landscape_images": .array(landscapeImages.map { .int(Int64($0)) }),
+                 "landscape_radius": landscapeRadius.map { .double($0) } ?? .null, "landscape_steps": .int(Int64(landscapeSteps)),
+                 "keep_activations": .bool(keepActivations), "attention_exponent": .double(attentionExponent),
+                 "checkpoint": .string(checkpoint)])
+    }
+}
+
+extension ParameterValue {
+    init(yaml n: Node) {
+        if let s = n.scalar {
+            if s.style == .plain, let i = Int64(s.string) { self = .int(i); return }
+            if s.style == .plain, let d = Double(s.string) { self = .double(d); return }
+            if s.style == .plain, ["true", "false"].contains(s.string) { self = .bool(s.string == "true"); return }
+            self = .string(s.string)
+        } else if let seq = n.sequence {
+            self = .array(seq.map { ParameterValue(yaml: $0) })
+        } else if let m = n.mapping {
+            var o: [String: ParameterValue] = [:]
+            for (k, v) in m { o[k.scalar?.string ?? ""] = ParameterValue(yaml: v) }
+            self = .object(o)
+        } else {
+            self = .null
+        }
+    }
+}

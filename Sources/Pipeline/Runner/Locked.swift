@@ -1,0 +1,13 @@
+import Foundation
+
+/// A value behind a lock (Swift 6's Mutex needs macOS 15; this builds everywhere).
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
