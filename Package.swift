@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "RobustnessTests", dependencies: ["Robustness", "Data", "Store"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "NN", "Robustness", "Store"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Tensors", "Autodiff", "NN", "Robustness", "Store"]),
     ],
     swiftLanguageModes: [.v6]

@@ -99,10 +99,12 @@ struct EvaluateCommand: ParsableCommand {
             }
             return
         }
-        let sourceModel = try source.map { try ModelCheckpoint.load($0) }
         var evaluations: [AttackEvaluation] = []
         for eps in epsilon {
-            let row = try attackRow(model: model, defense: defense, source: sourceModel, data: test, epsilon: eps, draws: draws,
+            // Each ε attacks a freshly loaded attacker, as the pipeline's generate stages do (one per ε), so that
+            // a randomised attacker's draws start where theirs do and the numbers agree.
+            let attacker = try ModelCheckpoint.load(source ?? checkpoint)
+            let row = try attackRow(model: model, attacker: attacker, data: test, epsilon: eps, draws: draws,
                                     clean: clean.accuracy, save: eps == epsilon.last ? saveAdversarial : nil)
             emit(row)
             if row.threatModel == ThreatModel.whiteBox.rawValue && [.pgd, .fgsm].contains(attack) {
@@ -127,18 +129,17 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     /// One attack at one ε over the test set, in batches.
-    private func attackRow(model: any Classifier, defense: Defense, source: ModelCheckpoint?, data: LabeledImages,
+    private func attackRow(model: any Classifier, attacker loaded: ModelCheckpoint, data: LabeledImages,
                            epsilon eps: Float, draws: Int, clean: Float, save: String?) throws -> Row {
         let counts = Array(Set(attack == .fgsm ? [1] : iterations)).sorted()
-        let attacker = source?.model ?? model
-        let attackerDefense = source?.defense ?? defense
+        let attacker = loaded.model, attackerDefense = loaded.defense
         let rule = TransferRule(rawValue: transferRule)!
         let pgd = attackerDefense.evaluationAttack(attack == .fgsm
             ? PGDConfiguration.fgsm(epsilon: eps)
             : PGDConfiguration(epsilon: eps, stepSize: stepSize, iterations: counts.last!, randomStart: !noRandomStart,
                                restarts: restarts))
         // Per recorded count: the images each example is scored on (white-box evidence or the transfer set).
-        var scoredImages: [Int: [Tensor]] = [:], transferImages: [Tensor] = []
+        var scoredImages: [Int: [Tensor]] = [:], transferImages: [Int: [Tensor]] = [:]
         var start = 0, batchIndex: UInt64 = 0
         let bar = json ? nil : ProgressBar(label: String(format: "%@ ε=%g", attack.rawValue, eps))
         while start < data.count {
@@ -148,16 +149,18 @@ struct EvaluateCommand: ParsableCommand {
             switch attack {
             case .pgd, .fgsm:
                 let r = PGD.attack(attacker, images: x, labels: labels, configuration: pgd, rng: &rng, recordingAfter: counts, transferRule: rule)
-                for k in counts { scoredImages[k, default: []].append(source == nil ? r.whiteBoxAfter[k]! : r.transferAfter[k]!) }
-                transferImages.append(r.transferAfter[counts.last!]!)
+                for k in counts {
+                    scoredImages[k, default: []].append(source == nil ? r.whiteBoxAfter[k]! : r.transferAfter[k]!)
+                    transferImages[k, default: []].append(r.transferAfter[k]!)
+                }
             case .apgdCE, .apgdDLR, .apgdT:
                 let loss: APGDConfiguration.Loss = attack == .apgdCE ? .crossEntropy : attack == .apgdDLR ? .dlr : .targetedDLR(targets: targets)
-                let r = APGD.attack(model, images: x, labels: labels,
+                let r = APGD.attack(attacker, images: x, labels: labels,
                                     configuration: APGDConfiguration(epsilon: eps, iterations: counts.last!, restarts: restarts, loss: loss,
                                                                      gradientSamples: pgd.gradientSamples), rng: &rng)
                 scoredImages[counts.last!, default: []].append(r.adversarial)
             case .square:
-                let r = SquareAttack.attack(model, images: x, labels: labels,
+                let r = SquareAttack.attack(attacker, images: x, labels: labels,
                                             configuration: SquareAttackConfiguration(epsilon: eps, queries: counts.last!), rng: &rng)
                 scoredImages[counts.last!, default: []].append(r.adversarial)
             }
@@ -170,19 +173,18 @@ struct EvaluateCommand: ParsableCommand {
         var accuracies: [Float] = [], correct: [Float] = []
         for k in recorded {
             let images = LabeledImages(images: Tensor.concatenatingRows(scoredImages[k]!), labels: data.labels)
-            var scored = evaluatePerExample(model, on: images, draws: draws, seed: seed &+ 1, batchSize: batchSize)
-            // A randomised white-box target: the attacker also tries its final iterates (docs/attacks.md).
-            if source == nil, model is any RandomizedClassifier, [.pgd, .fgsm].contains(attack), k == recorded.last {
-                let final = evaluatePerExample(model, on: LabeledImages(images: Tensor.concatenatingRows(transferImages), labels: data.labels),
-                                               draws: draws, seed: seed &+ 1, batchSize: batchSize)
-                if final.accuracy < scored.accuracy { scored = final }
-            }
+            // White-box PGD: the evaluate stage's rule (a randomised target is also tried on the final iterates; docs/attacks.md).
+            let scored = source == nil && [.pgd, .fgsm].contains(attack)
+                ? evaluateWhiteBox(model, evidence: images, finalIterate: LabeledImages(images: Tensor.concatenatingRows(transferImages[k]!),
+                                                                                         labels: data.labels),
+                                   draws: draws, seed: seed, batchSize: batchSize)
+                : evaluatePerExample(model, on: images, draws: draws, seed: seed, batchSize: batchSize)
             accuracies.append(scored.accuracy)
             correct = scored.perExample
         }
         if let save {
             let last = Tensor.concatenatingRows(scoredImages[recorded.last!]!)
-            try AdversarialImages.write(to: save, images: [attack == .pgd || attack == .fgsm ? Tensor.concatenatingRows(transferImages) : last],
+            try AdversarialImages.write(to: save, images: [attack == .pgd || attack == .fgsm ? Tensor.concatenatingRows(transferImages[recorded.last!]!) : last],
                                         whiteBox: source == nil && (attack == .pgd || attack == .fgsm) ? [last] : nil, labels: data.labels,
                                         attributes: ["attack": attack.rawValue, "epsilon": "\(eps)", "transfer_rule": rule.rawValue,
                                                      "source": source == nil ? checkpoint : self.source!])

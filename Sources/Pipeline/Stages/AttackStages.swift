@@ -201,10 +201,10 @@ enum EvaluateStage {
         // only, so the attacker, who knows the model, hands over whichever of its two sets (first
         // success or final iterate) lowers the mean accuracy over draws more. Transfer: the transfer set.
         func score(_ set: GenerateStage.AdversarialSet, _ k: Int, _ threat: ThreatModel) -> Float {
-            let transfer = accuracy(LabeledImages(images: set.images(afterRun: k), labels: set.labels))
-            guard threat == .whiteBox, set.whiteBoxImages != nil else { return transfer }
-            let firstSuccess = accuracy(LabeledImages(images: set.whiteBoxImages(afterRun: k), labels: set.labels))
-            return target is any RandomizedClassifier ? min(firstSuccess, transfer) : firstSuccess
+            let transfer = LabeledImages(images: set.images(afterRun: k), labels: set.labels)
+            guard threat == .whiteBox, set.whiteBoxImages != nil else { return accuracy(transfer) }
+            return evaluateWhiteBox(target, evidence: LabeledImages(images: set.whiteBoxImages(afterRun: k), labels: set.labels),
+                                    finalIterate: transfer, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize).accuracy
         }
         var evaluations: [AttackEvaluation] = []
         var stagesByRow: [String: [EnsembleResult.Stage]] = [:]

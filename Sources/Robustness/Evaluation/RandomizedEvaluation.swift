@@ -39,6 +39,20 @@ public func evaluatePerExample(_ model: any Classifier, on data: LabeledImages, 
     return (accuracy, share)
 }
 
+/// The white-box score of an attack after some iterations, the one rule of the evaluate stage and
+/// `atalp evaluate`: per example, the model is scored on `evidence` (the first iterate that fooled
+/// it). A randomised model was fooled by a first success on one draw only, so the attacker, who knows
+/// the model, hands over whichever of `evidence` and `finalIterate` lowers the mean accuracy over
+/// draws more (Athalye et al. 2018 score the final EOT-PGD iterate). Without `finalIterate`, or for a
+/// deterministic model, the score is `evidence`'s.
+public func evaluateWhiteBox(_ model: any Classifier, evidence: LabeledImages, finalIterate: LabeledImages?, draws: Int, seed: UInt64,
+                             batchSize: Int = 256) -> (accuracy: Float, perExample: [Float]) {
+    let scored = evaluatePerExample(model, on: evidence, draws: draws, seed: seed, batchSize: batchSize)
+    guard model is any RandomizedClassifier, let finalIterate else { return scored }
+    let final = evaluatePerExample(model, on: finalIterate, draws: draws, seed: seed, batchSize: batchSize)
+    return final.accuracy < scored.accuracy ? final : scored
+}
+
 /// Per draw, per example: classified correctly (one draw for a deterministic model).
 private func correctPerDraw(_ model: any Classifier, on data: LabeledImages, draws: Int, seed: UInt64, batchSize: Int) -> [[Bool]] {
     precondition(draws >= 1, "at least one draw")
@@ -50,7 +64,7 @@ private func correctPerDraw(_ model: any Classifier, on data: LabeledImages, dra
 }
 
 /// White-box PGD on a randomised model, evaluated honestly: the attack averages its gradient over
-/// `attack.gradientSamples` draws per step (EOT; `DefenseConfiguration.evaluationAttack` sets it), and
+/// `attack.gradientSamples` draws per step (EOT; `Defense.evaluationAttack` sets it), and
 /// accuracy is the mean over `draws` fresh draws at inference on whichever of the attack's two sets
 /// lowers it more: per example the first iterate that fooled the model on the attack's draws, or the
 /// final iterate (Athalye et al. 2018 score the final EOT-PGD iterate; a first success on one draw may
