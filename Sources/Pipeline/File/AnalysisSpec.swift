@@ -1,19 +1,16 @@
 import Foundation
 import Store
-import Yams
 
-/// One entry of `analyses:` — attention maps, key-region statistics, loss landscapes (a later
-/// issue). The runner gives each a stage after the evaluations; its kind must be registered.
+/// One entry of `analyses:` — attention maps, key-region statistics and loss landscapes of each model
+/// (the `activations` kind, the only one): one analyze stage per model after the evaluations.
 public struct AnalysisSpec: Sendable {
     public var name: String
-    /// `activations` (built in: attention maps, key-region statistics, loss landscapes), or a kind
-    /// registered with `AnalysisKinds.register`.
-    public var kind: String
+    /// `activations`.
+    public var kind: String { ActivationAnalysisSpec.kind }
     public var models: [String]?
-    /// The typed parameters of the built-in `activations` kind; nil for registered kinds.
-    public var activations: ActivationAnalysisSpec?
-    /// Every parameter as written (what a registered kind reads, and what the stage key holds).
-    public var parameters: ParameterValue
+    public var activations: ActivationAnalysisSpec
+    /// The stage key's parameters.
+    public var parameters: ParameterValue { activations.parameters }
     var line: Int?
 
     init(_ f: YAMLFields) throws {
@@ -22,25 +19,12 @@ public struct AnalysisSpec: Sendable {
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw f.error("name", "an analysis name may hold letters, digits, '-', '_' and '.' only")
         }
-        kind = try f.required("kind", f.string)
-        models = try f.strings("models")
-        let params = try f.fields("parameters")
-        if kind == ActivationAnalysisSpec.kind {
-            let spec = try ActivationAnalysisSpec(params)
-            activations = spec
-            parameters = spec.parameters
-        } else {
-            guard AnalysisKinds.known.contains(kind) else {
-                throw f.error("kind", "unknown analysis kind '\(kind)' (expected one of: "
-                              + (AnalysisKinds.known.union([ActivationAnalysisSpec.kind])).sorted().joined(separator: ", ") + ")")
-            }
-            var p: [String: ParameterValue] = [:]
-            if let params {
-                for (key, _, _) in params.pairs { if let n = params.node(key) { p[key] = ParameterValue(yaml: n) } }
-                try params.finish()
-            }
-            parameters = .object(p)
+        let kind = try f.required("kind", f.string)
+        guard kind == ActivationAnalysisSpec.kind else {
+            throw f.error("kind", "unknown analysis kind '\(kind)' (expected one of: \(ActivationAnalysisSpec.kind))")
         }
+        models = try f.strings("models")
+        activations = try ActivationAnalysisSpec(try f.fields("parameters"))
         try f.finish()
     }
 }
@@ -104,24 +88,5 @@ public struct ActivationAnalysisSpec: Sendable {
                  "landscape_radius": landscapeRadius.map { .double($0) } ?? .null, "landscape_steps": .int(Int64(landscapeSteps)),
                  "keep_activations": .bool(keepActivations), "attention_exponent": .double(attentionExponent),
                  "checkpoint": .string(checkpoint)])
-    }
-}
-
-extension ParameterValue {
-    init(yaml n: Node) {
-        if let s = n.scalar {
-            if s.style == .plain, let i = Int64(s.string) { self = .int(i); return }
-            if s.style == .plain, let d = Double(s.string) { self = .double(d); return }
-            if s.style == .plain, ["true", "false"].contains(s.string) { self = .bool(s.string == "true"); return }
-            self = .string(s.string)
-        } else if let seq = n.sequence {
-            self = .array(seq.map { ParameterValue(yaml: $0) })
-        } else if let m = n.mapping {
-            var o: [String: ParameterValue] = [:]
-            for (k, v) in m { o[k.scalar?.string ?? ""] = ParameterValue(yaml: v) }
-            self = .object(o)
-        } else {
-            self = .null
-        }
     }
 }

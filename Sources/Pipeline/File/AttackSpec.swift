@@ -4,12 +4,19 @@ import Robustness
 import Store
 import Tensors
 
-/// One entry of `attacks:` — PGD (or another attack kind) under one or more threat models, at
+/// One entry of `attacks:` — PGD (or the attack ensemble) under one or more threat models, at
 /// several ε, recorded after several iteration counts.
 public struct AttackSpec: Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// PGD (`PGD.attack`), with a transfer set under `transfer_rule` and white-box evidence.
+        case pgd
+        /// The AutoAttack-style APGD-CE, APGD-T, Square ensemble of `AttackEnsemble`, its length the
+        /// largest of `iterations` (the same images stand for every recorded count); white-box only.
+        case ensemble
+    }
+
     public var name: String
-    /// `pgd`, or a kind registered in `AttackKinds` (`ensemble` when the attack ensemble is built in).
-    public var kind: String
+    public var kind: Kind
     public var threatModels: [ThreatModel]
     public var blackBoxSource: String?
     public var epsilons: [Double]
@@ -42,10 +49,7 @@ public struct AttackSpec: Sendable {
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw f.error("name", "an attack name may hold letters, digits, '-', '_' and '.' only")
         }
-        kind = try f.string("kind") ?? "pgd"
-        guard AttackKinds.known.contains(kind) else {
-            throw f.error("kind", "unknown attack kind '\(kind)' (expected one of: \(AttackKinds.known.sorted().joined(separator: ", ")))")
-        }
+        kind = try f.choice("kind", Kind.self) ?? .pgd
         let threats = Dictionary(uniqueKeysWithValues: ThreatModel.allCases.map { ($0.rawValue, $0) })
         threatModels = try (f.strings("threat_models") ?? ["white-box"]).map { text in
             guard let t = threats[text] else {
@@ -70,11 +74,11 @@ public struct AttackSpec: Sendable {
         let rules = Dictionary(uniqueKeysWithValues: TransferRule.allCases.map { ($0.rawValue, $0) })
         transferRule = try f.choice("transfer_rule", rules) ?? .finalIterate
         // The ensemble keeps each example's first success (white-box scoring) or x itself: no transfer set.
-        if kind == "ensemble" && threatModels.contains(where: { $0 != .whiteBox }) {
+        if kind == .ensemble && threatModels.contains(where: { $0 != .whiteBox }) {
             throw f.error("threat_models", "the ensemble attack scores white-box only (it keeps each example's first success and makes "
                           + "no transfer set); use kind: pgd for gray-box and black-box")
         }
-        if kind != "pgd" && f.has("transfer_rule") {
+        if kind != .pgd && f.has("transfer_rule") {
             throw f.error("transfer_rule", "only a pgd attack has a transfer rule")
         }
         try f.finish()
@@ -92,50 +96,11 @@ public struct AttackSpec: Sendable {
 
     /// Parameters of one adversarial-generate stage (one source, one ε).
     func generateParameters(epsilon: Double) -> [String: ParameterValue] {
-        ["kind": .string(kind), "epsilon": .double(epsilon), "step_size": .double(stepSize(epsilon: epsilon)),
+        ["kind": .string(kind.rawValue), "epsilon": .double(epsilon), "step_size": .double(stepSize(epsilon: epsilon)),
          "iterations": .array(iterations.map { .int(Int64($0)) }), "restarts": .int(Int64(restarts)),
          "random_start": .bool(randomStart), "examples": examples.map { .int(Int64($0)) } ?? .null, "seed": .int(Int64(seed)),
          "transfer_rule": .string(transferRule.rawValue)]
             // Only when off, so that sets made before the option existed keep their keys.
             .merging(eot ? [:] : ["eot": .bool(false)]) { $1 }
     }
-}
-
-/// The attack kinds a pipeline may name. Built in: `pgd`, and `ensemble` (the AutoAttack-style
-/// APGD-CE, APGD-T, Square ensemble of `AttackEnsemble`, its length the largest of `iterations`; the
-/// same images stand for every recorded count). Others are registered by the module that implements
-/// them: `AttackKinds.register("my-attack") { … }`.
-public enum AttackKinds {
-    public static var known: Set<String> { registry.withLock { Set($0.keys) }.union(["pgd", "ensemble"]) }
-
-    /// Crafts adversarial examples of one batch (images in [0, 1], N×C×H×W) against `source`, within
-    /// `attack.epsilon` of the images: per recorded iteration count (or budget) k, the batch the
-    /// attacker would hand over after k iterations.
-    public typealias Generator = @Sendable (_ source: any Classifier, _ images: Tensor, _ labels: [Int], _ attack: PGDConfiguration,
-                                            _ recordingAfter: [Int], _ rng: inout SeededRandom) -> AttackOutput
-
-    /// What a generator found on one batch.
-    public struct AttackOutput: Sendable {
-        /// The adversarial batch after each recorded count: what the attacker hands over to any model
-        /// (for PGD, the transfer set under the attack's `TransferRule`).
-        public var images: [Int: Tensor]
-        /// White-box evidence after each recorded count when it differs from `images` (PGD: per example
-        /// the first iterate that fooled the source); white-box evaluation scores these.
-        public var whiteBoxImages: [Int: Tensor]?
-        /// For attack ensembles: each member's share (robust accuracy of the source after it, on this batch).
-        public var stages: [EnsembleResult.Stage]
-        public init(images: [Int: Tensor], whiteBoxImages: [Int: Tensor]? = nil, stages: [EnsembleResult.Stage] = []) {
-            self.images = images
-            self.whiteBoxImages = whiteBoxImages
-            self.stages = stages
-        }
-    }
-
-    public static func register(_ kind: String, _ generator: @escaping Generator) {
-        registry.withLock { $0[kind] = generator }
-    }
-
-    static func generator(_ kind: String) -> Generator? { registry.withLock { $0[kind] } }
-
-    private static let registry = Locked<[String: Generator]>([:])
 }

@@ -126,7 +126,7 @@ public struct PipelineDefinition: Sendable {
             for m in an.models ?? [] where !models.contains(where: { $0.name == m }) {
                 throw PipelineError(file: file, line: an.line, key: "models", "no model is named '\(m)'")
             }
-            guard let spec = an.activations else { continue }
+            let spec = an.activations
             let attack = try spec.attack.map { name in
                 guard let a = attacks.first(where: { $0.name == name }) else {
                     throw PipelineError(file: file, line: an.line, key: "parameters.attack",
@@ -139,7 +139,7 @@ public struct PipelineDefinition: Sendable {
                 throw PipelineError(file: file, line: an.line, key: "parameters.examples",
                                     "\(examples) images, but attack '\(a.name)' made adversarial sets of only \(n)")
             }
-            for set in spec.figureSets ?? [] where set != "clean" && AnalyzeStage.adversarialRole(set) == nil {
+            for set in spec.figureSets ?? [] where set != "clean" && AdversarialSetRole(set) == nil {
                 throw PipelineError(file: file, line: an.line, key: "parameters.figure_sets",
                                     "'\(set)' is not an image set (expected clean or <threat model>@<ε>, e.g. gray-box@0.2)")
             }

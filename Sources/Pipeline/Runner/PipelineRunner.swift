@@ -91,7 +91,8 @@ public final class PipelineRunner: @unchecked Sendable {
             let spec = node.spec(inputs)
             let key = try spec.key()
             let stageStart = Date()
-            let run = StageRun(node: node.name, spec: spec, key: key, store: store, options: options, progress: progress, cache: cache)
+            let run = StageRun(node: node.name, spec: spec, key: key, store: store, checkpointing: Checkpointing(seconds: options.checkpointSeconds, everySteps: options.checkpointEverySteps),
+                               progress: progress, cache: cache)
             var info = self.info
             info["name"] = node.name
             let result = try store.run(spec, info: info) {

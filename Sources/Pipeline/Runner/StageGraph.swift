@@ -2,40 +2,6 @@ import Foundation
 import Robustness
 import Store
 
-/// One stage instance of a pipeline: its kind and version, its parameters, where its inputs come from
-/// (another node's output, by role), and how to compute it.
-public struct StageNode: Sendable {
-    /// Unique in the pipeline: `ingest`, `train:atalp`, `attack:pgd:gray-box:atalp@0.25`, `report`.
-    public var name: String
-    /// The stage kind: ingest, preprocess, train, adversarial-generate, evaluate, analyze, report.
-    public var stage: String
-    public var version: Int
-    public var parameters: [String: ParameterValue]
-    /// Input role → (node, output role).
-    public var inputs: [String: (node: String, output: String)]
-    let compute: @Sendable (StageRun) throws -> [String: ArtifactID]
-
-    public var dependencies: [String] { Array(Set(inputs.values.map(\.node))).sorted() }
-
-    /// The store's spec. Nested parameters are flattened to dotted names (`defense.beta`), so that
-    /// `atalp status` names the one that changed rather than its whole group.
-    func spec(_ inputs: [String: ArtifactID]) -> StageSpec {
-        StageSpec(stage: stage, implementationVersion: version, parameters: Self.flatten(parameters), inputs: inputs)
-    }
-
-    static func flatten(_ parameters: [String: ParameterValue], prefix: String = "") -> [String: ParameterValue] {
-        var flat: [String: ParameterValue] = [:]
-        for (name, value) in parameters {
-            if case .object(let fields) = value, !fields.isEmpty {
-                flat.merge(flatten(fields, prefix: prefix + name + ".")) { $1 }
-            } else {
-                flat[prefix + name] = value
-            }
-        }
-        return flat
-    }
-}
-
 /// The stages of a pipeline in dependency order:
 ///
 ///     ingest → preprocess → train:<model> (and train:<model>#gray, train:<source>)
@@ -52,102 +18,48 @@ public struct StageGraph: Sendable {
     public func node(_ name: String) -> StageNode? { nodes.first { $0.name == name } }
 
     public init(_ p: PipelineDefinition) throws {
-        var nodes: [StageNode] = []
-        let data = p.data
-        nodes.append(StageNode(name: "ingest", stage: "ingest", version: DataStages.ingestVersion, parameters: data.ingestParameters,
-                               inputs: [:]) { try DataStages.ingest(data, $0) })
-        nodes.append(StageNode(name: "preprocess", stage: "preprocess", version: DataStages.preprocessVersion,
-                               parameters: data.preprocessParameters, inputs: ["dataset": ("ingest", "dataset")]) { try DataStages.preprocess(data, $0) })
-        for m in p.trainedModels {
-            nodes.append(StageNode(name: "train:\(m.name)", stage: "train", version: TrainStage.version, parameters: m.trainParameters,
-                                   inputs: ["data": ("preprocess", "dataset")]) { try TrainStage.run(m, $0) })
-        }
+        var nodes = [IngestStage.node(p.data), PreprocessStage.node(p.data)]
+        nodes += p.trainedModels.map(TrainStage.node)
         let batch = p.evaluation.batchSize
         var generated: Set<String> = []
         var evaluations: [(model: ModelSpec, attack: AttackSpec, node: String)] = []
-        for a in p.attacks {
-            let targets = p.models.filter { a.targets?.contains($0.name) ?? true }
-            for m in targets {
-                var inputs: [String: (node: String, output: String)] = ["model": ("train:\(m.name)", a.checkpoint), "data": ("preprocess", "dataset")]
-                for (threat, source) in Self.sources(of: a, against: m) {
-                    for epsilon in a.epsilons {
-                        // One set per (attack, source, ε): the black-box source's sets serve every target.
-                        let name = "attack:\(a.name):\(source)@\(epsilon)"
-                        if generated.insert(name).inserted {
-                            nodes.append(StageNode(name: name, stage: "adversarial-generate", version: GenerateStage.version,
-                                                   parameters: a.generateParameters(epsilon: epsilon).merging(["batch_size": .int(Int64(batch))]) { $1 },
-                                                   inputs: ["source": ("train:\(source)", a.checkpoint), "data": ("preprocess", "dataset")]) {
-                                try GenerateStage.run(a, epsilon: epsilon, batchSize: batch, $0)
-                            })
-                        }
-                        inputs[EvaluateStage.role(threat, epsilon)] = (name, "adversarial")
-                    }
+        /// The generate stage of each adversarial set an attack makes against a model, by role.
+        /// With `adding: false`, only the sets some evaluation already made (an analysis adds no attack stage).
+        func sets(_ a: AttackSpec, against m: ModelSpec, adding: Bool = true) -> [AdversarialSetRole: String] {
+            var sets: [AdversarialSetRole: String] = [:]
+            for (threat, source) in Self.sources(of: a, against: m) {
+                for epsilon in a.epsilons {
+                    // One set per (attack, source, ε): the black-box source's sets serve every target.
+                    let node = GenerateStage.node(a, source: source, epsilon: epsilon, batchSize: batch)
+                    if adding, generated.insert(node.name).inserted { nodes.append(node) }
+                    if generated.contains(node.name) { sets[AdversarialSetRole(threat, epsilon)] = node.name }
                 }
-                let name = "evaluate:\(m.name):\(a.name)"
-                nodes.append(StageNode(name: name, stage: "evaluate", version: EvaluateStage.version,
-                                       parameters: ["batch_size": .int(Int64(batch)), "examples": a.examples.map { .int(Int64($0)) } ?? .null,
-                                                    "step_size": a.stepSize.map { .double($0) } ?? .null, "restarts": .int(Int64(a.restarts))],
-                                       inputs: inputs) { try EvaluateStage.run(a, batchSize: batch, $0) })
-                evaluations.append((m, a, name))
+            }
+            return sets
+        }
+        for a in p.attacks {
+            for m in p.models where a.targets?.contains(m.name) ?? true {
+                let node = EvaluateStage.node(a, target: m, sets: sets(a, against: m), batchSize: batch)
+                nodes.append(node)
+                evaluations.append((m, a, node.name))
             }
         }
         var analysisOutputs: [String: (node: String, output: String)] = [:]
         for an in p.analyses {
-            if let spec = an.activations {
-                // Built in: one stage per model, over its clean images and the sets the attack made against it.
-                let attack = spec.attack.flatMap { name in p.attacks.first { $0.name == name } }
-                for m in p.models where an.models?.contains(m.name) ?? true {
-                    var inputs: [String: (node: String, output: String)] = ["data": ("preprocess", "dataset"),
-                                                                             "model": ("train:\(m.name)", spec.checkpoint)]
-                    if let a = attack {
-                        for (threat, source) in Self.sources(of: a, against: m) {
-                            for epsilon in a.epsilons where generated.contains("attack:\(a.name):\(source)@\(epsilon)") {
-                                inputs[EvaluateStage.role(threat, epsilon)] = ("attack:\(a.name):\(source)@\(epsilon)", "adversarial")
-                            }
-                        }
-                    }
-                    let name = "analyze:\(an.name):\(m.name)"
-                    nodes.append(StageNode(name: name, stage: "analyze", version: AnalyzeStage.version,
-                                           parameters: ["kind": .string(an.kind), "parameters": an.parameters, "label": .string(m.label)],
-                                           inputs: inputs) { try AnalyzeStage.run(spec, model: m, attack: attack, $0) })
-                    for role in inputs.keys where role != "data" && role != "model" {
-                        analysisOutputs["analysis/\(an.name)/\(m.name)/\(role)"] = (name, role)
-                    }
-                    analysisOutputs["analysis/\(an.name)/\(m.name)/clean"] = (name, "clean")
-                    analysisOutputs["analysis/\(an.name)/\(m.name)/landscape"] = (name, "landscape")
+            let attack = an.activations.attack.flatMap { name in p.attacks.first { $0.name == name } }
+            for m in p.models where an.models?.contains(m.name) ?? true {
+                let made = attack.map { a in sets(a, against: m, adding: false) } ?? [:]
+                let node = AnalyzeStage.node(an, model: m, attack: attack, sets: made)
+                nodes.append(node)
+                for role in node.inputs.keys where role != "data" && role != "model" {
+                    analysisOutputs["analysis/\(an.name)/\(m.name)/\(role)"] = (node.name, role)
                 }
-                continue
+                analysisOutputs["analysis/\(an.name)/\(m.name)/clean"] = (node.name, "clean")
+                analysisOutputs["analysis/\(an.name)/\(m.name)/landscape"] = (node.name, "landscape")
             }
-            guard let analysis = AnalysisKinds.implementation(an.kind) else {
-                throw PipelineError(file: p.file, line: an.line, key: "kind",
-                                    "analysis kind '\(an.kind)' is not available in this build (registered: \(AnalysisKinds.known.sorted().joined(separator: ", ")))")
-            }
-            var inputs: [String: (node: String, output: String)] = ["data": ("preprocess", "dataset")]
-            for m in p.models where an.models?.contains(m.name) ?? true { inputs["model:\(m.name)"] = ("train:\(m.name)", "best") }
-            nodes.append(StageNode(name: "analyze:\(an.name)", stage: "analyze", version: analysis.version,
-                                   parameters: ["kind": .string(an.kind), "parameters": an.parameters], inputs: inputs) { try analysis.run(an, $0) })
         }
         if !evaluations.isEmpty {
-            var inputs = analysisOutputs
-            for e in evaluations { inputs["\(e.model.name)/\(e.attack.name)"] = (e.node, "evaluation") }
-            let rows: [ParameterValue] = evaluations.map {
-                ["model": .string($0.model.name), "label": .string($0.model.label), "defense": .string($0.model.defense.kind.rawValue),
-                 "attack": .string($0.attack.name)]
-            }
-            let title = p.report.title, name = p.name
-            let notes = ["Pipeline \(p.name) (\(p.file)); data: \(p.data.layout.rawValue)"
-                         + (p.data.trainExamples.map { ", first \($0) training images" } ?? "")
-                         + (p.data.testExamples.map { ", first \($0) test images" } ?? "")]
-                + p.trainedModels.map { m in
-                    "\(m.name): \(m.architecture), defense \(m.defense.kind.rawValue), \(m.training.epochs) epochs, seed \(m.seed)"
-                }
-            let order = evaluations.map { ($0.model, $0.attack.name, $0.node) }
-            nodes.append(StageNode(name: "report", stage: "report", version: ReportStage.version,
-                                   parameters: ["title": .string(title), "rows": .array(rows), "notes": .array(notes.map { .string($0) })],
-                                   inputs: inputs) { run in
-                try ReportStage.run(title: title, pipeline: name, notes: notes,
-                                    rows: order.map { (model: $0.0, attack: $0.1) }, run)
-            })
+            nodes.append(ReportStage.node(p, evaluations: evaluations, analyses: analysisOutputs))
         }
         self.nodes = nodes
     }
@@ -182,25 +94,4 @@ public struct StageGraph: Sendable {
         }
         return selected
     }
-}
-
-/// Analysis stages (attention maps, key-region statistics, loss landscapes): a later module registers
-/// each kind, and pipelines name it in `analyses:`. Inputs: `data` and `model:<name>` (best checkpoints).
-public enum AnalysisKinds {
-    public struct Implementation: Sendable {
-        public var version: Int
-        public var run: @Sendable (AnalysisSpec, StageRun) throws -> [String: ArtifactID]
-        public init(version: Int, run: @escaping @Sendable (AnalysisSpec, StageRun) throws -> [String: ArtifactID]) {
-            self.version = version
-            self.run = run
-        }
-    }
-
-    public static func register(_ kind: String, _ implementation: Implementation) {
-        registry.withLock { $0[kind] = implementation }
-    }
-
-    public static var known: Set<String> { registry.withLock { Set($0.keys) } }
-    static func implementation(_ kind: String) -> Implementation? { registry.withLock { $0[kind] } }
-    private static let registry = Locked<[String: Implementation]>([:])
 }

@@ -22,6 +22,17 @@ import Tensors
 enum AnalyzeStage {
     static let version = 1
 
+    /// `analyze:<analysis>:<model>`: the model's checkpoint, the test set and the sets `attack` made
+    /// against it; key: kind, parameters, label.
+    static func node(_ an: AnalysisSpec, model m: ModelSpec, attack: AttackSpec?, sets: [AdversarialSetRole: String]) -> StageNode {
+        let spec = an.activations
+        var inputs: [String: (node: String, output: String)] = ["data": ("preprocess", "dataset"), "model": ("train:\(m.name)", spec.checkpoint)]
+        for (role, node) in sets { inputs[role.description] = (node, "adversarial") }
+        return StageNode(name: "analyze:\(an.name):\(m.name)", stage: "analyze", version: version,
+                         parameters: ["kind": .string(an.kind), "parameters": an.parameters, "label": .string(m.label)],
+                         inputs: inputs) { try run(spec, model: m, attack: attack, $0) }
+    }
+
     static func run(_ spec: ActivationAnalysisSpec, model m: ModelSpec, attack: AttackSpec?, _ run: StageRun) throws -> [String: ArtifactID] {
         let data = try run.cache.dataset(try run.input("data"), in: run.store)
         let test = data.test.prefix(spec.examples ?? attack?.examples ?? 200)
@@ -43,11 +54,12 @@ enum AnalyzeStage {
 
         try analyse(test.labeled, .clean(defense: m.label, classNames: classes), role: "clean")
         for role in run.inputs.keys.sorted() {
-            guard let (threat, epsilon) = adversarialRole(role) else { continue }
-            let set = try GenerateStage.read(try run.input(role), in: run.store)
-            let images = set.images(afterRun: set.iterations.count - 1).rows(0..<min(test.count, set.labels.count))
-            try analyse(LabeledImages(images: images, labels: Array(set.labels.prefix(images.shape[0]))),
-                        .adversarial(defense: m.label, threatModel: threat, epsilon: Float(epsilon), classNames: classes), role: role)
+            guard let set = AdversarialSetRole(role) else { continue }
+            let adversarial = try GenerateStage.read(try run.input(role), in: run.store)
+            let images = adversarial.images(afterRun: adversarial.iterations.count - 1).rows(0..<min(test.count, adversarial.labels.count))
+            try analyse(LabeledImages(images: images, labels: Array(adversarial.labels.prefix(images.shape[0]))),
+                        .adversarial(defense: m.label, threatModel: set.threatModel.rawValue, epsilon: Float(set.epsilon), classNames: classes),
+                        role: role)
         }
 
         (model as? RandomizedClassifier)?.reseed(0)
@@ -64,7 +76,7 @@ enum AnalyzeStage {
     static func defaultFigureSets(_ attack: AttackSpec?) -> [String] {
         guard let a = attack, let epsilon = a.epsilons.max() else { return ["clean"] }
         let threat: ThreatModel = a.threatModels.contains(.grayBox) ? .grayBox : a.threatModels.contains(.whiteBox) ? .whiteBox : .blackBox
-        return ["clean", EvaluateStage.role(threat, epsilon)]
+        return ["clean", AdversarialSetRole(threat, epsilon).description]
     }
 
     /// The network whose attention is analysed: the model itself, or for random resize-and-pad its network.
@@ -72,10 +84,4 @@ enum AnalyzeStage {
         (model as? RandomResizePadding)?.base ?? model
     }
 
-    /// `white-box@0.1` → (white-box, 0.1); nil for other input roles.
-    static func adversarialRole(_ role: String) -> (threat: String, epsilon: Double)? {
-        let parts = role.split(separator: "@")
-        guard parts.count == 2, ThreatModel(rawValue: String(parts[0])) != nil, let epsilon = Double(parts[1]) else { return nil }
-        return (String(parts[0]), epsilon)
-    }
 }

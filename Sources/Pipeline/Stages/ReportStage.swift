@@ -10,6 +10,29 @@ enum ReportStage {
     /// 3: the verdict sets the strongest PGD against the ensemble's evaluated accuracy.
     static let version = 3
 
+    /// `report`: every evaluation (inputs `<model>/<attack>`) and analysis output (`analysis/…`); key:
+    /// title, rows, notes.
+    static func node(_ p: PipelineDefinition, evaluations: [(model: ModelSpec, attack: AttackSpec, node: String)],
+                     analyses: [String: (node: String, output: String)]) -> StageNode {
+        var inputs = analyses
+        for e in evaluations { inputs["\(e.model.name)/\(e.attack.name)"] = (e.node, "evaluation") }
+        let rows: [ParameterValue] = evaluations.map {
+            ["model": .string($0.model.name), "label": .string($0.model.label), "defense": .string($0.model.defense.kind.rawValue),
+             "attack": .string($0.attack.name)]
+        }
+        let title = p.report.title, name = p.name
+        let notes = ["Pipeline \(p.name) (\(p.file)); data: \(p.data.layout.rawValue)"
+                     + (p.data.trainExamples.map { ", first \($0) training images" } ?? "")
+                     + (p.data.testExamples.map { ", first \($0) test images" } ?? "")]
+            + p.trainedModels.map { m in
+                "\(m.name): \(m.architecture), defense \(m.defense.kind.rawValue), \(m.training.epochs) epochs, seed \(m.seed)"
+            }
+        let order = evaluations.map { (model: $0.model, attack: $0.attack.name) }
+        return StageNode(name: "report", stage: "report", version: version,
+                         parameters: ["title": .string(title), "rows": .array(rows), "notes": .array(notes.map { .string($0) })],
+                         inputs: inputs) { try run(title: title, pipeline: name, notes: notes, rows: order, $0) }
+    }
+
     static func run(title: String, pipeline: String, notes: [String], rows: [(model: ModelSpec, attack: String)],
                     _ run: StageRun) throws -> [String: ArtifactID] {
         var reportRows: [Report.Row] = []

@@ -6,13 +6,14 @@ import Store
 import Tensors
 
 /// What a stage's computation gets from the runner: the store, its spec and inputs, a crash-surviving
-/// work directory, the run options and somewhere to show progress.
+/// work directory, how often to checkpoint, and somewhere to show progress. (Stages know nothing of
+/// the runner: it builds a `StageRun` for each node it schedules.)
 public struct StageRun {
     public let node: String
     public let spec: StageSpec
     public let key: StageKey
     public let store: ArtifactStore
-    public let options: RunOptions
+    public let checkpointing: Checkpointing
     public let progress: ProgressDisplay
     let cache: ArtifactCache
 
@@ -29,6 +30,14 @@ public struct StageRun {
     func metadata(kind: String, formatVersion: Int = 1) -> ArtifactMetadata {
         ArtifactMetadata(kind: kind, formatVersion: formatVersion, producedBy: spec)
     }
+}
+
+/// How often a long stage (training) saves a resumable checkpoint, besides every epoch end.
+public struct Checkpointing: Sendable {
+    /// At least this often.
+    public var seconds: Double
+    /// …and every this many steps, when set.
+    public var everySteps: Int?
 }
 
 /// Decoded artifacts kept for the length of one pipeline run (a data set is read once, not once

@@ -30,6 +30,12 @@ import Tensors
 enum TrainStage {
     static let version = 1
 
+    /// `train:<model>`; key: architecture, widths, defense.*, training.*, seed (`ModelSpec.trainParameters`).
+    static func node(_ m: ModelSpec) -> StageNode {
+        StageNode(name: "train:\(m.name)", stage: "train", version: version, parameters: m.trainParameters,
+                  inputs: ["data": ("preprocess", "dataset")]) { try run(m, $0) }
+    }
+
     static func run(_ model: ModelSpec, _ run: StageRun) throws -> [String: ArtifactID] {
         let data = try run.cache.dataset(try run.input("data"), in: run.store)
         let classes = data.train.classNames.count
@@ -70,14 +76,14 @@ enum TrainStage {
             lastSave = Date()
         }
         var failure: Error?
-        let options = run.options
+        let options = run.checkpointing
         trainer.run(on: train, onStep: { p in
             log.record(step: p.step, terms: p.terms)
             run.progress.training(run.node, p)
             // Epoch ends save after validation (below); in between, save on the clock or the step count.
             guard p.step % perEpoch != 0, failure == nil else { return }
-            let due = options.checkpointEverySteps.map { p.step % $0 == 0 } ?? false
-            if due || Date().timeIntervalSince(lastSave) >= options.checkpointSeconds {
+            let due = options.everySteps.map { p.step % $0 == 0 } ?? false
+            if due || Date().timeIntervalSince(lastSave) >= options.seconds {
                 do { try save() } catch { failure = error }
             }
         }, onEpochEnd: { epoch in

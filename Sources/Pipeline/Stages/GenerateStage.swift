@@ -30,6 +30,16 @@ enum GenerateStage {
     static let version = 2
     static let formatVersion = 2
 
+    /// `attack:<attack>:<source>@<ε>`: one set per attack, source and ε; key: the attack's settings at ε
+    /// (`AttackSpec.generateParameters`) and the batch size.
+    static func node(_ a: AttackSpec, source: String, epsilon: Double, batchSize: Int) -> StageNode {
+        StageNode(name: "attack:\(a.name):\(source)@\(epsilon)", stage: "adversarial-generate", version: version,
+                  parameters: a.generateParameters(epsilon: epsilon).merging(["batch_size": .int(Int64(batchSize))]) { $1 },
+                  inputs: ["source": ("train:\(source)", a.checkpoint), "data": ("preprocess", "dataset")]) {
+            try run(a, epsilon: epsilon, batchSize: batchSize, $0)
+        }
+    }
+
     static func run(_ attack: AttackSpec, epsilon: Double, batchSize: Int, _ run: StageRun) throws -> [String: ArtifactID] {
         let data = try run.cache.dataset(try run.input("data"), in: run.store)
         let test = data.test.prefix(attack.examples).labeled
@@ -39,12 +49,10 @@ enum GenerateStage {
         let plain = attack.configuration(epsilon: epsilon)
         let configuration = attack.eot ? sourceDefense.evaluationAttack(plain) : plain
         let counts = attack.iterations
-        let generator: AttackKinds.Generator = attack.kind == "pgd" ? pgd(attack.transferRule) : attack.kind == "ensemble" ? ensemble : try {
-            guard let g = AttackKinds.generator(attack.kind) else {
-                throw PipelineError(file: run.node, "attack kind '\(attack.kind)' is not available in this build")
-            }
-            return g
-        }()
+        let generator: Generator = switch attack.kind {
+        case .pgd: pgd(attack.transferRule)
+        case .ensemble: ensemble
+        }
         var perCount: [[Tensor]] = Array(repeating: [], count: counts.count)
         var whiteBoxPerCount: [[Tensor]] = Array(repeating: [], count: counts.count)
         var fooled = [Int](repeating: 0, count: counts.count), fooledOnImages = fooled
@@ -77,7 +85,7 @@ enum GenerateStage {
         let stacked = Tensor.concatenatingRows(perCount.map { Tensor.concatenatingRows($0) })
         let whiteBox = whiteBoxPerCount.allSatisfy(\.isEmpty) ? nil : Tensor.concatenatingRows(whiteBoxPerCount.map { Tensor.concatenatingRows($0) })
         let (_, c, h, w) = test.images.nchw
-        let rule = attack.kind == "pgd" ? attack.transferRule : .firstSuccess
+        let rule = attack.kind == .pgd ? attack.transferRule : .firstSuccess
         let id = try run.store.put(run.metadata(kind: "adversarial-set", formatVersion: formatVersion)) { wr in
             try stacked.withUnsafeBufferPointer { try wr.write("images", float32: $0, shape: [counts.count, n, c, h, w]) }
             if let whiteBox {
@@ -91,6 +99,24 @@ enum GenerateStage {
             if !stages.isEmpty { try wr.setAttribute("attack_stages", .string(canonicalJSON(stages))) }
         }
         return ["adversarial": id]
+    }
+
+    /// Crafts adversarial examples of one batch (images in [0, 1], N×C×H×W) against `source`, within
+    /// `attack.epsilon` of the images: per recorded iteration count (or budget) k, the batch the
+    /// attacker would hand over after k iterations.
+    typealias Generator = @Sendable (_ source: any Classifier, _ images: Tensor, _ labels: [Int], _ attack: PGDConfiguration,
+                                     _ recordingAfter: [Int], _ rng: inout SeededRandom) -> AttackOutput
+
+    /// What a generator found on one batch.
+    struct AttackOutput: Sendable {
+        /// The adversarial batch after each recorded count: what the attacker hands over to any model
+        /// (for PGD, the transfer set under the attack's `TransferRule`).
+        var images: [Int: Tensor]
+        /// White-box evidence after each recorded count when it differs from `images` (PGD: per example
+        /// the first iterate that fooled the source); white-box evaluation scores these.
+        var whiteBoxImages: [Int: Tensor]? = nil
+        /// For attack ensembles: each member's share (robust accuracy of the source after it, on this batch).
+        var stages: [EnsembleResult.Stage] = []
     }
 
     /// An adversarial-set artifact as stored.
@@ -128,7 +154,7 @@ enum GenerateStage {
 
     /// The AutoAttack-style ensemble (APGD-CE, APGD-T top-9, Square) on one batch; its final images
     /// stand for every recorded count.
-    static let ensemble: AttackKinds.Generator = { source, x, labels, attack, counts, rng in
+    static let ensemble: Generator = { source, x, labels, attack, counts, rng in
         // AutoAttack's proportions: APGD runs the attack's length, Square 50 queries per APGD iteration
         // (100 and 5000 in the standard ensemble).
         let iterations = max(counts.last ?? 100, 1)
@@ -136,7 +162,7 @@ enum GenerateStage {
                                                                  squareQueries: 50 * iterations, batchSize: max(labels.count, 1))
         configuration.gradientSamples = attack.gradientSamples
         let result = AttackEnsemble.run(source, on: LabeledImages(images: x, labels: labels), configuration: configuration)
-        return AttackKinds.AttackOutput(images: Dictionary(uniqueKeysWithValues: counts.map { ($0, result.adversarial) }), stages: result.stages)
+        return AttackOutput(images: Dictionary(uniqueKeysWithValues: counts.map { ($0, result.adversarial) }), stages: result.stages)
     }
 
     /// Ensemble stages over the examples so far, from those of `previous` examples and a new batch.
@@ -152,108 +178,11 @@ enum GenerateStage {
 
     /// PGD with the attacker's bookkeeping: after k iterations, per example, the transfer set under
     /// `rule` and the white-box evidence (the first iterate of any restart that fooled the source).
-    static func pgd(_ rule: TransferRule) -> AttackKinds.Generator {
+    static func pgd(_ rule: TransferRule) -> Generator {
         { source, x, labels, attack, counts, rng in
             let result = PGD.attack(source, images: x, labels: labels, configuration: attack, rng: &rng, recordingAfter: counts,
                                     transferRule: rule)
-            return AttackKinds.AttackOutput(images: result.transferAfter, whiteBoxImages: rule == .firstSuccess ? nil : result.whiteBoxAfter)
-        }
-    }
-}
-
-/// evaluate: a target checkpoint + the adversarial sets of one attack (every threat model and ε) →
-/// an evaluation artifact.
-///
-/// Evaluation layout (kind `evaluation`, format 1):
-///
-/// | path | type | shape | meaning |
-/// |---|---|---|---|
-/// | `accuracy` | float32 | R×K | accuracy of the target on adversarial set r after `iterations[k]` iterations |
-/// | `epsilons` | float32 | R | ε of each row |
-/// | `iterations` | int64 | K | iteration counts |
-/// | `clean_accuracy` | float32 | scalar | accuracy on the same (clean) test images |
-///
-/// Attributes: `threat_models` (string array, one per row), `evaluations` (JSON: the rows as
-/// Robustness `AttackEvaluation`s), `sanity_checks` (JSON: `SanityCheck`s on them, the signs of
-/// gradient masking), and for an attack ensemble `attack_stages` (JSON: white-box row → each member's
-/// `EnsembleResult.Stage`, which the report's gradient-masking verdict reads).
-enum EvaluateStage {
-    /// 2: randomised targets are scored by the mean accuracy over inference draws.
-    /// 3: white-box rows score `white_box_images`, transfer rows the transfer set (adversarial-set format 2).
-    static let version = 3
-
-    /// Input roles of the adversarial sets: `white-box@0.25`.
-    static func role(_ threat: ThreatModel, _ epsilon: Double) -> String { "\(threat.rawValue)@\(epsilon)" }
-
-    static func run(_ attack: AttackSpec, batchSize: Int, _ run: StageRun) throws -> [String: ArtifactID] {
-        let loaded = try ModelCheckpoint.load(try run.input("model"), in: run.store)
-        let (target, defense) = (loaded.model, loaded.defense)
-        let data = try run.cache.dataset(try run.input("data"), in: run.store)
-        let clean = data.test.prefix(attack.examples).labeled
-        // A randomised target's accuracy is the mean over `inference_draws` random draws (the same
-        // draws for every set, so rows differ only by their images); a deterministic target's, one pass.
-        func accuracy(_ images: LabeledImages) -> Float {
-            evaluateRandomizedAccuracy(target, on: images, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize).mean
-        }
-        let cleanAccuracy = accuracy(clean)
-        // White-box: the first success per example (a deterministic target then scores exactly the
-        // attack's own bookkeeping). A randomised target was fooled by a first success on one draw
-        // only, so the attacker, who knows the model, hands over whichever of its two sets (first
-        // success or final iterate) lowers the mean accuracy over draws more. Transfer: the transfer set.
-        func score(_ set: GenerateStage.AdversarialSet, _ k: Int, _ threat: ThreatModel) -> Float {
-            let transfer = LabeledImages(images: set.images(afterRun: k), labels: set.labels)
-            guard threat == .whiteBox, set.whiteBoxImages != nil else { return accuracy(transfer) }
-            return evaluateWhiteBox(target, evidence: LabeledImages(images: set.whiteBoxImages(afterRun: k), labels: set.labels),
-                                    finalIterate: transfer, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize).accuracy
-        }
-        var evaluations: [AttackEvaluation] = []
-        var stagesByRow: [String: [EnsembleResult.Stage]] = [:]
-        for threat in ThreatModel.allCases where attack.threatModels.contains(threat) {
-            for epsilon in attack.epsilons {
-                let id = try run.input(role(threat, epsilon))
-                let set = try GenerateStage.read(id, in: run.store)
-                // An ensemble's per-member accuracies are the target's own only when it was the source.
-                if threat == .whiteBox, let stagesJSON = set.stagesJSON {
-                    stagesByRow[role(threat, epsilon)] = try JSONDecoder().decode([EnsembleResult.Stage].self, from: Foundation.Data(stagesJSON.utf8))
-                }
-                let n = set.labels.count, counts = set.iterations
-                var accuracies: [Float] = []
-                for k in counts.indices {
-                    accuracies.append(score(set, k, threat))
-                }
-                evaluations.append(AttackEvaluation(threatModel: threat, epsilon: Float(epsilon), stepSize: Float(attack.stepSize(epsilon: epsilon)),
-                                                    restarts: attack.restarts, iterations: counts, accuracies: accuracies,
-                                                    cleanAccuracy: cleanAccuracy, examples: n))
-                run.progress.line(String(format: "%@: %@ ε=%g: %.1f%% after %d iterations (clean %.1f%%)", run.node, threat.rawValue, epsilon,
-                                         100 * (accuracies.last ?? 0), counts.last ?? 0, 100 * cleanAccuracy))
-            }
-        }
-        let checks = SanityChecks.run(evaluations, classes: data.test.classNames.count)
-        for warning in SanityChecks.warnings(checks) { run.progress.line("\(run.node): \(warning)") }
-        let k = attack.iterations.count
-        let id = try run.store.put(run.metadata(kind: "evaluation")) { w in
-            try w.write("accuracy", float32: evaluations.flatMap(\.accuracies), shape: [evaluations.count, k])
-            try w.write("epsilons", float32: evaluations.map(\.epsilon), shape: [evaluations.count])
-            try w.write("iterations", int64: attack.iterations.map(Int64.init), shape: [k])
-            try w.write("clean_accuracy", float32: [cleanAccuracy], shape: [])
-            try w.setAttribute("threat_models", .strings(evaluations.map(\.threatModel.rawValue)))
-            try w.setAttribute("evaluations", .string(canonicalJSON(evaluations)))
-            try w.setAttribute("sanity_checks", .string(canonicalJSON(checks)))
-            if !stagesByRow.isEmpty { try w.setAttribute("attack_stages", .string(canonicalJSON(stagesByRow))) }
-        }
-        return ["evaluation": id]
-    }
-
-    /// The evaluations and checks stored in an evaluation artifact.
-    static func read(_ id: ArtifactID, in store: ArtifactStore)
-        throws -> (evaluations: [AttackEvaluation], checks: [SanityCheck], stages: [String: [EnsembleResult.Stage]]) {
-        try store.read(id) { r in
-            let decoder = JSONDecoder()
-            let e = try decoder.decode([AttackEvaluation].self, from: Foundation.Data((try r.attribute("evaluations")?.stringValue ?? "[]").utf8))
-            let c = try decoder.decode([SanityCheck].self, from: Foundation.Data((try r.attribute("sanity_checks")?.stringValue ?? "[]").utf8))
-            let s = try decoder.decode([String: [EnsembleResult.Stage]].self,
-                                       from: Foundation.Data((try r.attribute("attack_stages")?.stringValue ?? "{}").utf8))
-            return (e, c, s)
+            return AttackOutput(images: result.transferAfter, whiteBoxImages: rule == .firstSuccess ? nil : result.whiteBoxAfter)
         }
     }
 }

@@ -3,12 +3,15 @@ import Foundation
 import Store
 
 /// ingest: the raw images (Fashion-MNIST's IDX files, or a folder layout) → one dataset artifact.
-/// preprocess: that artifact → the slice the pipeline trains and tests on (first N of each split).
-enum DataStages {
-    static let ingestVersion = 1
-    static let preprocessVersion = 1
+/// Key: source, directory, preprocessing, split (`DataSpec.ingestParameters`).
+enum IngestStage {
+    static let version = 1
 
-    static func ingest(_ spec: DataSpec, _ run: StageRun) throws -> [String: ArtifactID] {
+    static func node(_ data: DataSpec) -> StageNode {
+        StageNode(name: "ingest", stage: "ingest", version: version, parameters: data.ingestParameters, inputs: [:]) { try run(data, $0) }
+    }
+
+    static func run(_ spec: DataSpec, _ run: StageRun) throws -> [String: ArtifactID] {
         run.progress.line("ingest: reading \(spec.layout.rawValue) from \(spec.directory)")
         let data: PreparedDataset
         if spec.layout == .fashionMNIST {
@@ -20,13 +23,6 @@ enum DataStages {
             }
         }
         run.progress.line("ingest: \(data.train.count) training, \(data.test.count) test images, \(data.train.classNames.count) classes")
-        return ["dataset": try DatasetArtifact.put(data, in: run.store, metadata: run.metadata(kind: DatasetArtifact.kind, formatVersion: DatasetArtifact.formatVersion))]
-    }
-
-    static func preprocess(_ spec: DataSpec, _ run: StageRun) throws -> [String: ArtifactID] {
-        var data = try run.cache.dataset(try run.input("dataset"), in: run.store)
-        data.train = data.train.prefix(spec.trainExamples)
-        data.test = data.test.prefix(spec.testExamples)
         return ["dataset": try DatasetArtifact.put(data, in: run.store, metadata: run.metadata(kind: DatasetArtifact.kind, formatVersion: DatasetArtifact.formatVersion))]
     }
 }
