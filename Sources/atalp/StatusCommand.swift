@@ -22,7 +22,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let definition = try PipelineDefinition.load(pipeline)
-        let store = try store.open(create: false)
+        let store = try store.open(create: false, repairs: false)
         let runner = try PipelineRunner(definition: definition, store: store)
         let states = runner.status()
         if outputs {

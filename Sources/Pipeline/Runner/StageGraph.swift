@@ -13,7 +13,18 @@ public struct StageNode: Sendable {
     public var parameters: [String: ParameterValue]
     /// Input role → (node, output role).
     public var inputs: [String: (node: String, output: String)]
+    /// The output roles `compute` returns; nil where a registered kind does not say.
+    public var outputs: Set<String>?
+    /// Where in the pipeline file an input's reference was written (the key that chose it), for
+    /// the message when it does not resolve.
+    var origins: [String: Origin] = [:]
     let compute: @Sendable (StageRun) throws -> [String: ArtifactID]
+
+    /// A place in the pipeline file: the line and key path of the setting that made a reference.
+    struct Origin: Sendable {
+        var line: Int?
+        var key: String
+    }
 
     public var dependencies: [String] { Array(Set(inputs.values.map(\.node))).sorted() }
 
@@ -55,20 +66,23 @@ public struct StageGraph: Sendable {
         var nodes: [StageNode] = []
         let data = p.data
         nodes.append(StageNode(name: "ingest", stage: "ingest", version: DataStages.ingestVersion, parameters: data.ingestParameters,
-                               inputs: [:]) { try DataStages.ingest(data, $0) })
+                               inputs: [:], outputs: ["dataset"]) { try DataStages.ingest(data, $0) })
         nodes.append(StageNode(name: "preprocess", stage: "preprocess", version: DataStages.preprocessVersion,
-                               parameters: data.preprocessParameters, inputs: ["dataset": ("ingest", "dataset")]) { try DataStages.preprocess(data, $0) })
+                               parameters: data.preprocessParameters, inputs: ["dataset": ("ingest", "dataset")],
+                               outputs: ["dataset"]) { try DataStages.preprocess(data, $0) })
         for m in p.trainedModels {
             nodes.append(StageNode(name: "train:\(m.name)", stage: "train", version: TrainStage.version, parameters: m.trainParameters,
-                                   inputs: ["data": ("preprocess", "dataset")]) { try TrainStage.run(m, $0) })
+                                   inputs: ["data": ("preprocess", "dataset")], outputs: TrainStage.outputs) { try TrainStage.run(m, $0) })
         }
         let batch = p.evaluation.batchSize
         var generated: Set<String> = []
         var evaluations: [(model: ModelSpec, attack: AttackSpec, node: String)] = []
-        for a in p.attacks {
+        for (index, a) in p.attacks.enumerated() {
             let targets = p.models.filter { a.targets?.contains($0.name) ?? true }
+            let checkpoint = TrainStage.output(checkpoint: a.checkpoint)
+            let chosen = ["model": StageNode.Origin(line: a.line, key: "attacks[\(index)].checkpoint")]
             for m in targets {
-                var inputs: [String: (node: String, output: String)] = ["model": ("train:\(m.name)", a.checkpoint), "data": ("preprocess", "dataset")]
+                var inputs: [String: (node: String, output: String)] = ["model": ("train:\(m.name)", checkpoint), "data": ("preprocess", "dataset")]
                 for (threat, source) in Self.sources(of: a, against: m) {
                     for epsilon in a.epsilons {
                         // One set per (attack, source, ε): the black-box source's sets serve every target.
@@ -76,7 +90,9 @@ public struct StageGraph: Sendable {
                         if generated.insert(name).inserted {
                             nodes.append(StageNode(name: name, stage: "adversarial-generate", version: GenerateStage.version,
                                                    parameters: a.generateParameters(epsilon: epsilon).merging(["batch_size": .int(Int64(batch))]) { $1 },
-                                                   inputs: ["source": ("train:\(source)", a.checkpoint), "data": ("preprocess", "dataset")]) {
+                                                   inputs: ["source": ("train:\(source)", checkpoint), "data": ("preprocess", "dataset")],
+                                                   outputs: ["adversarial"],
+                                                   origins: ["source": chosen["model"]!]) {
                                 try GenerateStage.run(a, epsilon: epsilon, batchSize: batch, $0)
                             })
                         }
@@ -87,18 +103,18 @@ public struct StageGraph: Sendable {
                 nodes.append(StageNode(name: name, stage: "evaluate", version: EvaluateStage.version,
                                        parameters: ["batch_size": .int(Int64(batch)), "examples": a.examples.map { .int(Int64($0)) } ?? .null,
                                                     "step_size": .double(a.stepSize), "restarts": .int(Int64(a.restarts))],
-                                       inputs: inputs) { try EvaluateStage.run(a, batchSize: batch, $0) })
+                                       inputs: inputs, outputs: ["evaluation"], origins: chosen) { try EvaluateStage.run(a, batchSize: batch, $0) })
                 evaluations.append((m, a, name))
             }
         }
         var analysisOutputs: [String: (node: String, output: String)] = [:]
-        for an in p.analyses {
+        for (index, an) in p.analyses.enumerated() {
             if let spec = an.activations {
                 // Built in: one stage per model, over its clean images and the sets the attack made against it.
                 let attack = spec.attack.flatMap { name in p.attacks.first { $0.name == name } }
                 for m in p.models where an.models?.contains(m.name) ?? true {
                     var inputs: [String: (node: String, output: String)] = ["data": ("preprocess", "dataset"),
-                                                                             "model": ("train:\(m.name)", spec.checkpoint)]
+                                                                             "model": ("train:\(m.name)", TrainStage.output(checkpoint: spec.checkpoint))]
                     if let a = attack {
                         for (threat, source) in Self.sources(of: a, against: m) {
                             for epsilon in a.epsilons where generated.contains("attack:\(a.name):\(source)@\(epsilon)") {
@@ -107,9 +123,13 @@ public struct StageGraph: Sendable {
                         }
                     }
                     let name = "analyze:\(an.name):\(m.name)"
+                    let made = Set(inputs.keys.filter { $0 != "data" && $0 != "model" }).union(["clean", "landscape"])
                     nodes.append(StageNode(name: name, stage: "analyze", version: AnalyzeStage.version,
                                            parameters: ["kind": .string(an.kind), "parameters": an.parameters, "label": .string(m.label)],
-                                           inputs: inputs) { try AnalyzeStage.run(spec, model: m, attack: attack, $0) })
+                                           inputs: inputs, outputs: made,
+                                           origins: ["model": .init(line: an.line, key: "analyses[\(index)].parameters.checkpoint")]) {
+                        try AnalyzeStage.run(spec, model: m, attack: attack, $0)
+                    })
                     for role in inputs.keys where role != "data" && role != "model" {
                         analysisOutputs["analysis/\(an.name)/\(m.name)/\(role)"] = (name, role)
                     }
@@ -140,16 +160,54 @@ public struct StageGraph: Sendable {
                          + (p.data.testExamples.map { ", first \($0) test images" } ?? "")]
                 + p.trainedModels.map { m in
                     "\(m.name): \(m.architecture), defense \(m.defense.kind.rawValue), \(m.training.epochs) epochs, seed \(m.seed)"
+                        + (m.training.validationExamples > 0
+                           ? "; best checkpoint by \(TrainStage.selection(m).rawValue) validation accuracy"
+                           : "; no validation, so the best checkpoint is the last")
                 }
+                + p.attacks.map { "attack \($0.name) uses each model's \($0.checkpoint) checkpoint" }
             let order = evaluations.map { ($0.model, $0.attack.name, $0.node) }
             nodes.append(StageNode(name: "report", stage: "report", version: ReportStage.version,
                                    parameters: ["title": .string(title), "rows": .array(rows), "notes": .array(notes.map { .string($0) })],
-                                   inputs: inputs) { run in
+                                   inputs: inputs, outputs: ["report"]) { run in
                 try ReportStage.run(title: title, pipeline: name, notes: notes,
                                     rows: order.map { (model: $0.0, attack: $0.1) }, run)
             })
         }
         self.nodes = nodes
+        try Self.check(nodes, file: p.file)
+        try Self.checkOptions(p)
+    }
+
+    /// Every input names a stage that comes earlier and an output that stage makes, so that a
+    /// pipeline that cannot run to the end is refused before any stage runs (at load, by
+    /// `--dry-run` and `status`), naming the file, line and key that made the reference — not after
+    /// every model has trained.
+    static func check(_ nodes: [StageNode], file: String) throws {
+        var made: [String: Set<String>?] = [:]
+        for node in nodes {
+            for (role, source) in node.inputs.sorted(by: { $0.key < $1.key }) {
+                let origin = node.origins[role]
+                func fail(_ message: String) -> PipelineError {
+                    PipelineError(file: file, line: origin?.line, key: origin?.key, "\(node.name): input '\(role)': \(message)")
+                }
+                guard let outputs = made[source.node] else { throw fail("no stage \(source.node) runs before it") }
+                if let outputs, !outputs.contains(source.output) {
+                    throw fail("\(source.node) has no output '\(source.output)' (it makes \(outputs.sorted().joined(separator: ", ")))")
+                }
+            }
+            made[node.name] = node.outputs
+        }
+    }
+
+    /// Options whose validity the file alone decides, checked now rather than when their stage runs.
+    static func checkOptions(_ p: PipelineDefinition) throws {
+        guard let trainExamples = p.data.trainExamples else { return }
+        for (index, m) in (p.models + p.sources).enumerated() where m.training.validationExamples >= trainExamples {
+            let list = index < p.models.count ? "models[\(index)]" : "sources[\(index - p.models.count)]"
+            throw PipelineError(file: p.file, line: m.line, key: "\(list).training.validation_examples",
+                                "\(m.training.validationExamples) validation images (set here or under the top-level training:) "
+                                + "must be fewer than the \(trainExamples) training images of data.train_examples")
+        }
     }
 
     /// The model each threat model of an attack crafts its sets on, for one target: the target itself

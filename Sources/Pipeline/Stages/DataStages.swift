@@ -5,7 +5,9 @@ import Store
 /// ingest: the raw images (Fashion-MNIST's IDX files, or a folder layout) → one dataset artifact.
 /// preprocess: that artifact → the slice the pipeline trains and tests on (first N of each split).
 enum DataStages {
-    static let ingestVersion = 1
+    /// 2: layouts read each folder and file once (links back into the tree passed over); CMYK JPEGs
+    /// without Adobe's marker read inverted, colour to gray through RGB, PNGs decoded as Pillow does.
+    static let ingestVersion = 2
     static let preprocessVersion = 1
 
     static func ingest(_ spec: DataSpec, _ run: StageRun) throws -> [String: ArtifactID] {
