@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN"]),
         .testTarget(name: "RobustnessTests", dependencies: ["Robustness", "Data", "Store"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "DataTests", dependencies: ["Data"]),
+        .testTarget(name: "DataTests", dependencies: ["Data"], exclude: ["DecoderCorpus"]),   // read from the source tree
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "NN", "Robustness", "Store"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Tensors", "Autodiff", "NN", "Robustness", "Store"]),
     ],

@@ -41,6 +41,20 @@ ATALP_HDF5_SHIM unsigned shim_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
 ATALP_HDF5_SHIM unsigned shim_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 ATALP_HDF5_SHIM unsigned shim_H5O_INFO_BASIC(void) { return H5O_INFO_BASIC; }
 
+/// Opens files through `fapl` without HDF5's file lock (flock). Readers of atalp's files use it: every
+/// file atalp writes is published by rename and never changed in place, so a reader needs no lock,
+/// and taking one makes a read fail ("unable to lock file, errno = 11") whenever another program
+/// holds the file open for writing (h5py's mode "r+"). Returns 0 where HDF5 is older than 1.10.7 and
+/// has no such switch (HDF5_USE_FILE_LOCKING=FALSE in the environment does the same there).
+ATALP_HDF5_SHIM herr_t shim_disable_file_locking(hid_t fapl) {
+#if H5_VERSION_GE(1, 10, 7)
+    return H5Pset_file_locking(fapl, 0, 1);
+#else
+    (void)fapl;
+    return 0;
+#endif
+}
+
 /// Turns off HDF5's automatic printing of error stacks on the calling thread (the thread-safe build
 /// keeps error state per thread); errors are reported through `shim_error_stack` instead.
 ATALP_HDF5_SHIM void shim_silence_errors(void) {

@@ -19,7 +19,7 @@ typedef struct atalp_jpeg_result {
     int out_components;                // 1 (gray) or 3 (RGB), interleaved
     int jpeg_color_space;              // a J_COLOR_SPACE: JCS_GRAYSCALE, JCS_YCbCr, JCS_RGB, JCS_CMYK, JCS_YCCK
     int progressive;                   // 1 if progressive
-    int adobe_inverted;                // 1 if CMYK/YCCK data was stored inverted (Adobe APP14 marker)
+    int adobe_inverted;                // 1 if a CMYK/YCCK file has Adobe's APP14 marker (samples are read inverted either way)
     int scale_denom;                   // the DCT scaling used: 1, 2, 4 or 8
     int warnings;                      // libjpeg warnings while decoding
     char message[ATALP_JPEG_MESSAGE_LENGTH];  // the error, or the first warning
@@ -71,9 +71,10 @@ static inline int atalp_jpeg_scale_denom(int width, int height, int min_width, i
     return 1;
 }
 
-// Decodes a JPEG held in memory to interleaved 8-bit pixels. color: 0 keeps gray as gray (1
-// component) and makes everything else RGB (3); 1 makes everything gray (luma, ITU-R 601 as libjpeg
-// and Pillow compute it); 3 makes everything RGB. CMYK and YCCK are converted here, since libjpeg
+// Decodes a JPEG held in memory to interleaved 8-bit pixels, as Pillow's Image.open(f).convert(...)
+// does. color: 0 keeps gray as gray (1 component) and makes everything else RGB (3); 1 makes
+// everything gray (colour files through RGB, then ITU-R 601 luma as Pillow's "L"); 3 makes
+// everything RGB. CMYK and YCCK are converted here, since libjpeg
 // does not. min_width/min_height (0 for none) allow DCT scaling by 1/2, 1/4 or 1/8 as long as the
 // output stays at least that large. max_pixels bounds width*height before any allocation.
 // Returns a malloc'd buffer of out_height*out_width*out_components bytes (free() it), or NULL with
@@ -112,13 +113,14 @@ static inline unsigned char *atalp_jpeg_decode(const unsigned char *data, unsign
         longjmp(err.jump, 1);
     }
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
-    int inverted = cmyk && cinfo.saw_Adobe_marker;
-    result->adobe_inverted = inverted;
+    result->adobe_inverted = cmyk && cinfo.saw_Adobe_marker;
     if (cmyk) {
         cinfo.out_color_space = JCS_CMYK;
-    } else if ((cinfo.jpeg_color_space == JCS_GRAYSCALE && color != 3) || color == 1) {
+    } else if (cinfo.jpeg_color_space == JCS_GRAYSCALE && color != 3) {
         cinfo.out_color_space = JCS_GRAYSCALE;
     } else {
+        // Colour to gray goes through RGB, as Pillow's convert("L") does: libjpeg's own gray
+        // output (the Y channel) differs from luma computed on the upsampled RGB.
         cinfo.out_color_space = JCS_RGB;
     }
     int denom = atalp_jpeg_scale_denom((int)cinfo.image_width, (int)cinfo.image_height, min_width, min_height);
@@ -141,27 +143,30 @@ static inline unsigned char *atalp_jpeg_decode(const unsigned char *data, unsign
         jpeg_read_scanlines(&cinfo, rows, (JDIMENSION)n);
     }
     jpeg_finish_decompress(&cinfo);
+    size_t n = (size_t)w * (size_t)h;
     if (cmyk) {
-        // CMYK -> RGB as Pillow does: R = (255-C)(255-K)/255 on the true ink values. Adobe
-        // files store inverted inks, so there R = C*K/255 on the stored values. In place: the
+        // CMYK -> RGB exactly as Pillow: the samples are taken as Adobe-inverted (stored = 255 - ink)
+        // whether or not the file has Adobe's APP14 marker — Pillow, browsers and nearly every
+        // writer follow Adobe's convention, and reading a marker-less file the other way made every
+        // pixel black. With inks C, K: R = (255 - K) - round(C (255 - K) / 255). In place: the
         // write index never passes the read index.
-        size_t n = (size_t)w * (size_t)h;
         for (size_t i = 0; i < n; i++) {
-            unsigned c0 = out[4 * i], m0 = out[4 * i + 1], y0 = out[4 * i + 2], k0 = out[4 * i + 3];
-            if (!inverted) { c0 = 255 - c0; m0 = 255 - m0; y0 = 255 - y0; k0 = 255 - k0; }
-            unsigned t;
-            t = c0 * k0 + 128; out[3 * i] = (unsigned char)((t + (t >> 8)) >> 8);
-            t = m0 * k0 + 128; out[3 * i + 1] = (unsigned char)((t + (t >> 8)) >> 8);
-            t = y0 * k0 + 128; out[3 * i + 2] = (unsigned char)((t + (t >> 8)) >> 8);
+            unsigned nk = out[4 * i + 3];
+            for (int ch = 0; ch < 3; ch++) {
+                unsigned ink = 255u - out[4 * i + ch];
+                unsigned t = ink * nk + 128u;
+                out[3 * i + ch] = (unsigned char)(nk - ((t + (t >> 8)) >> 8));
+            }
         }
         c = 3;
-        if (color == 1) {
-            for (size_t i = 0; i < n; i++) {
-                unsigned y = (out[3 * i] * 19595u + out[3 * i + 1] * 38470u + out[3 * i + 2] * 7471u + 32768u) >> 16;
-                out[i] = (unsigned char)y;
-            }
-            c = 1;
+    }
+    if (color == 1 && c == 3) {
+        // ITU-R 601 luma in Pillow's fixed point: L = (19595 R + 38470 G + 7471 B + 2^15) >> 16.
+        for (size_t i = 0; i < n; i++) {
+            unsigned y = (out[3 * i] * 19595u + out[3 * i + 1] * 38470u + out[3 * i + 2] * 7471u + 32768u) >> 16;
+            out[i] = (unsigned char)y;
         }
+        c = 1;
     }
     result->out_width = w;
     result->out_height = h;

@@ -1,7 +1,7 @@
 import CJPEG
 import Foundation
 
-/// JPEG through libjpeg-turbo: RGB, grayscale, CMYK/YCCK (Adobe-inverted or not) and progressive
+/// JPEG through libjpeg-turbo: RGB, grayscale, CMYK/YCCK (read as Adobe-inverted, as Pillow) and progressive
 /// files. libjpeg's fatal errors are caught in the C shim (`atalp_jpeg_decode` owns the `setjmp`),
 /// so a corrupt file is a `DataError` naming it, never a crash.
 ///

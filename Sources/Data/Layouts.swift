@@ -128,11 +128,14 @@ public enum LayoutScanner {
         let jpgFolder = isFolder(root + "/jpg") ? root + "/jpg" : root
         let trimapFolder = [root + "/trimaps", root + "/trimaps/trimaps"].first(where: isFolder)
         var files: [SourceFile] = [], skipped: [SkippedFile] = []
-        for name in try listFolder(jpgFolder) {
+        var walk = try TreeWalk(root: root)
+        _ = walk.enter(jpgFolder)
+        let resolvedFolder = TreeWalk.resolve(jpgFolder)
+        for name in try listFolder(jpgFolder) where !name.hasPrefix(".") {
             let path = jpgFolder + "/" + name
-            guard !isFolder(path) else { continue }
+            guard walk.classify(path, in: resolvedFolder) == .file else { continue }
             guard let number = flowersNumber(name) else {
-                if !name.hasPrefix(".") && !name.hasSuffix(".txt") {
+                if !name.hasSuffix(".txt") {
                     skipped.append(SkippedFile(path: path, reason: "not named image_NNNN.jpg"))
                 }
                 continue
@@ -141,6 +144,7 @@ public enum LayoutScanner {
                 skipped.append(SkippedFile(path: path, reason: "image number \(number) is outside 1…1360"))
                 continue
             }
+            guard walk.take(path) else { continue }
             let maskPath = trimapFolder.map { $0 + "/" + String(format: "image_%04d.png", number) }
                 .flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
             files.append(SourceFile(path: path, relativePath: relative(path, to: root), label: Int32((number - 1) / 80),
@@ -150,7 +154,7 @@ public enum LayoutScanner {
             throw DataError(.layout, path: jpgFolder, "no image_NNNN.jpg files: not an Oxford 17 Flowers folder")
         }
         var listing = SourceListing(layout: .flowers17, root: root, classNames: flowers17ClassNames, files: files,
-                                    skipped: skipped, splitFromLayout: false)
+                                    skipped: skipped + walk.skipped, splitFromLayout: false)
         assignSplits(&listing, options: split)
         return listing
     }
@@ -158,28 +162,34 @@ public enum LayoutScanner {
     static func scanImageFolder(_ layout: Layout, root: String, split: SplitOptions) throws -> SourceListing {
         let trainRoot = root + "/train"
         let testRoot = [root + "/test", root + "/val"].first(where: isFolder)
+        var walk = try TreeWalk(root: root)
+        _ = walk.enter(root)
         if isFolder(trainRoot), let testRoot, try looksLikeClassFolders(trainRoot) {
-            let train = try classFolders(trainRoot)
-            let test = try classFolders(testRoot)
+            let train = try classFolders(trainRoot, walk: &walk)
+            let test = try classFolders(testRoot, walk: &walk)
             guard train == test else {
                 throw DataError(.layout, path: testRoot, "class folders \(test) differ from \(trainRoot)'s \(train)")
             }
             var listing = SourceListing(layout: layout, root: root, classNames: displayNames(train, layout: layout),
                                         files: [], skipped: [], splitFromLayout: true)
-            try collect(&listing, base: trainRoot, classes: train, split: .train)
-            try collect(&listing, base: testRoot, classes: test, split: .test)
+            try collect(&listing, walk: &walk, base: trainRoot, classes: train, split: .train)
+            try collect(&listing, walk: &walk, base: testRoot, classes: test, split: .test)
+            listing.skipped += walk.skipped
             return listing
         }
-        let classes = try classFolders(root)
+        let classes = try classFolders(root, walk: &walk)
         var listing = SourceListing(layout: layout, root: root, classNames: displayNames(classes, layout: layout),
                                     files: [], skipped: [], splitFromLayout: false)
-        try collect(&listing, base: root, classes: classes, split: .train)
+        try collect(&listing, walk: &walk, base: root, classes: classes, split: .train)
+        listing.skipped += walk.skipped
         assignSplits(&listing, options: split)
         return listing
     }
 
     static func scanDogsVsCats(root: String, split: SplitOptions) throws -> SourceListing {
         let classNames = ["cat", "dog"]
+        var walk = try TreeWalk(root: root)
+        _ = walk.enter(root)
         // Kaggle "chetankv/dogs-cats-images": dataset/training_set/{cats,dogs}, dataset/test_set/{cats,dogs}.
         for base in [root, root + "/dataset"] where isFolder(base + "/training_set") && isFolder(base + "/test_set") {
             var listing = SourceListing(layout: .dogsVsCats, root: root, classNames: classNames, files: [], skipped: [],
@@ -190,25 +200,30 @@ public enum LayoutScanner {
                 for required in ["cats", "dogs"] where !isFolder(inner + "/" + required) {
                     throw DataError(.layout, path: inner, "no \(required)/ folder (expected cats/ and dogs/)")
                 }
-                try collect(&listing, base: inner, classes: ["cats", "dogs"], split: split)
+                try collect(&listing, walk: &walk, base: inner, classes: ["cats", "dogs"], split: split)
             }
+            listing.skipped += walk.skipped
             return listing
         }
         // The competition's flat layout: train/cat.0.jpg … dog.12499.jpg.
         let flat = isFolder(root + "/train") ? root + "/train" : root
         var listing = SourceListing(layout: .dogsVsCats, root: root, classNames: classNames, files: [], skipped: [],
                                     splitFromLayout: false)
-        for name in try listFolder(flat) {
+        _ = walk.enter(flat)
+        let resolvedFlat = TreeWalk.resolve(flat)
+        for name in try listFolder(flat) where !name.hasPrefix(".") {
             let path = flat + "/" + name
-            if isFolder(path) || name.hasPrefix(".") { continue }
+            guard walk.classify(path, in: resolvedFlat) == .file else { continue }
             let lower = name.lowercased()
             let label: Int32? = lower.hasPrefix("cat.") ? 0 : lower.hasPrefix("dog.") ? 1 : nil
             guard let label, imageExtensions.contains((lower as NSString).pathExtension) else {
                 listing.skipped.append(SkippedFile(path: path, reason: "not named cat.N.jpg or dog.N.jpg"))
                 continue
             }
+            guard walk.take(path) else { continue }
             listing.files.append(SourceFile(path: path, relativePath: relative(path, to: root), label: label, split: .train))
         }
+        listing.skipped += walk.skipped
         guard !listing.files.isEmpty else {
             throw DataError(.layout, path: flat, "no cat.N.jpg/dog.N.jpg files and no training_set/ + test_set/ folders: not a Dogs-vs-Cats folder")
         }
@@ -221,18 +236,20 @@ public enum LayoutScanner {
 
     // MARK: Helpers
 
-    static func collect(_ listing: inout SourceListing, base: String, classes: [String], split: Split) throws {
+    /// Adds the images of each class folder under `base`, every folder and file once (`TreeWalk`).
+    static func collect(_ listing: inout SourceListing, walk: inout TreeWalk, base: String, classes: [String],
+                        split: Split) throws {
         for (label, name) in classes.enumerated() {
             let folder = base + "/" + name
             var found = 0
-            for file in try listFolderRecursively(folder) {
+            for file in try walk.files(in: folder) {
                 let path = folder + "/" + file
                 let ext = (file as NSString).pathExtension.lowercased()
-                if (file as NSString).lastPathComponent.hasPrefix(".") { continue }
                 guard imageExtensions.contains(ext) else {
                     listing.skipped.append(SkippedFile(path: path, reason: "not an image file (extension .\(ext.isEmpty ? "none" : ext))"))
                     continue
                 }
+                guard walk.take(path) else { continue }
                 listing.files.append(SourceFile(path: path, relativePath: relative(path, to: listing.root),
                                                 label: Int32(label), split: split))
                 found += 1
@@ -277,10 +294,14 @@ public enum LayoutScanner {
         try listFolder(path).contains { isFolder(path + "/" + $0) }
     }
 
-    static func classFolders(_ root: String) throws -> [String] {
-        let folders = try listFolder(root).filter { !$0.hasPrefix(".") && isFolder(root + "/" + $0) }
+    /// The class folders of `root`: its folders, less links that lead back into the tree (recorded in `walk`).
+    static func classFolders(_ root: String, walk: inout TreeWalk) throws -> [String] {
+        let resolved = TreeWalk.resolve(root)
+        let folders = try listFolder(root).filter { !$0.hasPrefix(".") && walk.classify(root + "/" + $0, in: resolved) == .directory }
         guard !folders.isEmpty else {
-            throw DataError(.layout, path: root, "no class folders (expected one folder of images per class)")
+            let links = walk.skipped.filter { $0.path.hasPrefix(root + "/") }.map { ($0.path as NSString).lastPathComponent }
+            throw DataError(.layout, path: root, "no class folders (expected one folder of images per class)"
+                            + (links.isEmpty ? "" : "; passed over \(links.joined(separator: ", ")): symbolic link back into the tree"))
         }
         return folders
     }
@@ -305,20 +326,6 @@ public enum LayoutScanner {
         } catch {
             throw DataError(.unreadable, path: path, "cannot list folder: \(error.localizedDescription)")
         }
-    }
-
-    /// Files (not folders) below `path`, relative to it, sorted.
-    static func listFolderRecursively(_ path: String) throws -> [String] {
-        var result: [String] = []
-        for name in try listFolder(path) {
-            if isFolder(path + "/" + name) {
-                if name.hasPrefix(".") { continue }
-                result += try listFolderRecursively(path + "/" + name).map { name + "/" + $0 }
-            } else {
-                result.append(name)
-            }
-        }
-        return result
     }
 
     static func relative(_ path: String, to root: String) -> String {

@@ -1,9 +1,14 @@
 import CPNG
 import Foundation
 
-/// PNG through libpng's simplified API (`png_image_*`), which returns errors instead of
-/// longjmp-ing. Used for masks and segmentation trimaps: palette, gray, RGB, with or without alpha
-/// (alpha is dropped), 8 or 16 bits (16-bit samples are scaled to 8 bits without gamma changes).
+/// PNG through libpng. Decoding gives the pixels Pillow's `Image.open(f).convert("RGB")` gives (or
+/// gray for gray files), for every colour type, bit depth and interlacing: palettes looked up,
+/// 1/2/4-bit gray scaled up by bit replication, 16-bit samples cut to their high byte, alpha and
+/// tRNS transparency dropped (not composited onto a background), no gamma or ICC conversion.
+/// One deliberate difference: a 16-bit *gray* file, which Pillow clips to 0…255 (nearly all white),
+/// is cut to its high byte like every other 16-bit file (docs/data.md). libpng's fatal errors are
+/// caught in the C shim (`atalp_png_decode` owns the `setjmp`), so a damaged file is a
+/// `DataError` naming it.
 ///
 ///     let trimap = try PNG.decode(contentsOf: "trimaps/image_0001.png")   // RGB or gray
 public enum PNG {
@@ -12,44 +17,31 @@ public enum PNG {
         try decode(FileReading.readFile(path), path: path, color: color)
     }
 
-    /// Decodes PNG bytes; `path` names them in errors.
+    /// Decodes PNG bytes; `path` names them in errors. `.gray` turns colour into luma as Pillow's
+    /// `convert("L")` does; `.rgb` replicates gray.
     public static func decode(_ bytes: [UInt8], path: String, color: ColorMode = .native) throws -> RawImage {
         guard ImageFormat.sniff(bytes) == .png else {
             throw DataError(.corrupt, path: path, bytes.isEmpty ? "empty file, not a PNG" : "not a PNG file (\(JPEG.describeStart(bytes)))")
         }
-        var image = png_image()
-        image.version = atalp_png_version()
-        defer { png_image_free(&image) }
-        let begun = bytes.withUnsafeBytes { raw in
-            png_image_begin_read_from_memory(&image, raw.baseAddress, raw.count)
+        var result = atalp_png_result()
+        let buffer = bytes.withUnsafeBufferPointer { input in
+            atalp_png_decode(input.baseAddress, input.count, JPEG.maximumPixels, &result)
         }
-        guard begun != 0 else { throw DataError(.corrupt, path: path, "corrupt PNG: \(message(of: &image))") }
-        let isColor = image.format & atalp_png_flag_color() != 0
-        let channels: Int
-        switch color {
-        case .native: channels = isColor ? 3 : 1
-        case .gray: channels = 1
-        case .rgb: channels = 3
+        guard let buffer else {
+            let message = withUnsafeBytes(of: &result.message) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            throw DataError(.corrupt, path: path, "corrupt PNG: \(message)")
         }
-        let width = Int(image.width), height = Int(image.height)
-        guard width > 0, height > 0, width * height <= JPEG.maximumPixels else {
-            throw DataError(.corrupt, path: path, "PNG size \(width)×\(height) is out of range")
+        defer { free(buffer) }
+        let width = Int(result.width), height = Int(result.height), channels = Int(result.channels)
+        let image = RawImage(pixels: [UInt8](UnsafeBufferPointer(start: buffer, count: width * height * channels)),
+                             width: width, height: height, channels: channels)
+        switch (color, channels) {
+        case (.gray, 3): return Preprocessing.convert(image, channels: 1)
+        case (.rgb, 1): return Preprocessing.convert(image, channels: 3)
+        default: return image
         }
-        // 16-bit files are read as "linear" 16-bit so libpng does no gamma conversion, then scaled.
-        let sixteen = image.format & atalp_png_flag_linear() != 0
-        image.format = (channels == 3 ? atalp_png_flag_color() : 0) | (sixteen ? atalp_png_flag_linear() : 0)
-        let count = width * height * channels
-        var pixels = [UInt8](repeating: 0, count: count)
-        if sixteen {
-            var wide = [UInt16](repeating: 0, count: count)
-            let ok = wide.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-            guard ok != 0 else { throw DataError(.corrupt, path: path, "corrupt PNG: \(message(of: &image))") }
-            for i in 0..<count { pixels[i] = UInt8((UInt32(wide[i]) * 255 + 32767) / 65535) }
-        } else {
-            let ok = pixels.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-            guard ok != 0 else { throw DataError(.corrupt, path: path, "corrupt PNG: \(message(of: &image))") }
-        }
-        return RawImage(pixels: pixels, width: width, height: height, channels: channels)
     }
 
     /// Encodes an 8-bit gray or RGB image. Tests use it to make trimap files.

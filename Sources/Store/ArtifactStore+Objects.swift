@@ -20,8 +20,12 @@ public struct ArtifactInfo: Sendable, Hashable {
 public enum ArtifactState: Sendable, Equatable {
     case present
     case missing
-    /// Its content no longer hashes to its id (it was moved to quarantine/).
+    /// Its content no longer hashes to its id, or its bytes are not HDF5: proven damage. A store
+    /// opened with `repairs` moved it to quarantine/.
     case corrupt(String)
+    /// It cannot be checked now: an I/O error, or another process holds it open for writing (its
+    /// HDF5 file lock). Not evidence of damage: nothing is moved, and nothing recomputes it.
+    case unavailable(String)
 }
 
 extension ArtifactStore {
@@ -101,35 +105,59 @@ extension ArtifactStore {
         return deepCheck(id)
     }
 
-    /// Rehashes the artifact's content; quarantines it on a mismatch.
+    /// Rehashes the artifact's content. Only proof of damage — content that hashes to another id, or
+    /// bytes HDF5 cannot decode — makes it `.corrupt` (and quarantined, when this store `repairs`).
+    /// An I/O error is `.unavailable`. So is damage seen while another process holds the file's
+    /// lock (an h5py `File(path, "r+")` left open, say), since a writer may be half-way: the check
+    /// waits up to `lockWait` seconds for the lock to be released and checks again, then gives up
+    /// with a message that names the file and says what to do.
     func deepCheck(_ id: ArtifactID) -> ArtifactState {
         let path = objectPath(id)
-        guard POSIX.exists(path) else { return .missing }
-        do {
-            let (content, metadata) = try HDF5File.read(from: path) { reader in
-                (try ContentHash.read(from: reader), try? StoredMetadata.read(from: reader))
+        let deadline = Date().addingTimeInterval(Self.lockWait)
+        while true {
+            guard POSIX.exists(path) else { return .missing }
+            if let problem = POSIX.openProblem(path) { return .unavailable("\(path): cannot open: \(problem)") }
+            let damage: String
+            do {
+                let (content, metadata) = try HDF5File.read(from: path) { reader in
+                    (try ContentHash.read(from: reader), try? StoredMetadata.read(from: reader))
+                }
+                let actual = content.id
+                if actual == id {
+                    let old = try? JSONFile.read(sidecarPath(id))
+                    let created = (old?["created"] as? Double).map { Date(timeIntervalSince1970: $0) } ?? Date()
+                    try? writeSidecar(id: id, kind: metadata?.kind ?? "", stage: metadata?.stage ?? "",
+                                      inputs: metadata?.inputs ?? [:], created: created)
+                    return .present
+                }
+                damage = "content hashes to \(actual.short)…, not its id"
+            } catch {
+                damage = "unreadable: \(error)"
             }
-            let actual = content.id
-            guard actual == id else {
-                let reason = "content hashes to \(actual.short)…, not its id"
-                quarantine(id, reason: reason)
-                return .corrupt(reason)
+            guard let holder = FileLock.conflictingHolder(path) else {
+                if repairs { quarantine(id, reason: damage) }
+                return .corrupt(damage)
             }
-            let old = try? JSONFile.read(sidecarPath(id))
-            let created = (old?["created"] as? Double).map { Date(timeIntervalSince1970: $0) } ?? Date()
-            try? writeSidecar(id: id, kind: metadata?.kind ?? "", stage: metadata?.stage ?? "",
-                              inputs: metadata?.inputs ?? [:], created: created)
-            return .present
-        } catch {
-            let reason = "unreadable: \(error)"
-            quarantine(id, reason: reason)
-            return .corrupt(reason)
+            if Date() >= deadline {
+                return .unavailable("\(path) is open for writing in another process (\(holder) holds its HDF5 file lock), "
+                                    + "and reads as damaged (\(damage)) while it is. Stored artifacts are read-only: close it "
+                                    + "there (h5py: f.close(), and open artifacts with mode \"r\"), then run again. "
+                                    + "Nothing was moved or recomputed.")
+            }
+            usleep(100_000)
         }
     }
 
+    /// How long a check waits for another process to release an artifact's file lock (seconds):
+    /// `$ATALP_LOCK_WAIT`, else 10.
+    static var lockWait: Double {
+        ProcessInfo.processInfo.environment["ATALP_LOCK_WAIT"].flatMap(Double.init) ?? 10
+    }
+
     /// Moves a damaged artifact out of objects/ (to quarantine/<id>.<time>.h5, with a .txt saying why),
-    /// so nothing uses it and the next run recomputes it.
+    /// so nothing uses it and the next run recomputes it. Never on a store opened without `repairs`.
     func quarantine(_ id: ArtifactID, reason: String) {
+        guard repairs else { return }
         let stamp = Int(Date().timeIntervalSince1970)
         let base = "\(root)/quarantine/\(id.hex).\(stamp)"
         try? POSIX.makeDirectories("\(root)/quarantine")
@@ -140,12 +168,14 @@ extension ArtifactStore {
 
     /// Opens a stored artifact for reading. With `verify`, its content is rehashed first (reading every
     /// dataset once more); otherwise only the cheap size-and-mtime check runs.
-    /// Throws `StoreError.notFound` or `.corrupt` (after quarantining it) instead of handing out bad data.
+    /// Throws `StoreError.notFound`, `.corrupt` (after quarantining it) or `.unavailable` instead of
+    /// handing out bad data.
     public func read<T>(_ id: ArtifactID, verify: Bool = false, _ body: (HDF5Reader) throws -> T) throws -> T {
         let state = verify ? deepCheck(id) : state(of: id)
         switch state {
         case .missing: throw StoreError.notFound("artifact \(id)")
         case .corrupt(let reason): throw StoreError.corrupt(path: objectPath(id), reason: reason)
+        case .unavailable(let reason): throw StoreError.unavailable(reason)
         case .present: return try HDF5File.read(from: objectPath(id), body)
         }
     }

@@ -68,8 +68,11 @@ public enum KeyStatus: Sendable, Equatable {
     case neverRun
     /// Its record exists but names an output that is gone.
     case missingOutput(role: String, id: ArtifactID)
-    /// An output's content no longer matched its id; it was quarantined.
+    /// An output's content no longer matched its id; it was quarantined (by a store that `repairs`).
     case corruptOutput(role: String, id: ArtifactID, reason: String)
+    /// An output cannot be checked now (I/O error, another process's lock): neither fresh nor to be
+    /// recomputed.
+    case unavailableOutput(role: String, id: ArtifactID, reason: String)
     /// Its run record cannot be read.
     case unreadableRecord(String)
 
@@ -80,6 +83,7 @@ public enum KeyStatus: Sendable, Equatable {
         case .neverRun: "never run"
         case .missingOutput(let role, let id): "missing output '\(role)' (\(id.short))"
         case .corruptOutput(let role, let id, let reason): "corrupt output '\(role)' (\(id.short)): \(reason)"
+        case .unavailableOutput(let role, let id, let reason): "output '\(role)' (\(id.short)) cannot be checked now: \(reason)"
         case .unreadableRecord(let why): "unreadable run record: \(why)"
         }
     }
@@ -100,6 +104,16 @@ extension ArtifactStore {
         return nil
     }
 
+    /// The outputs of `key` if fresh, nil if they must be computed; throws when an output cannot be
+    /// checked now, since recomputing an artifact another process holds open is never the fix.
+    func cachedOutputs(_ key: StageKey) throws -> [String: ArtifactID]? {
+        switch status(key) {
+        case .fresh(let outputs): return outputs
+        case .unavailableOutput(_, _, let reason): throw StoreError.unavailable(reason)
+        default: return nil
+        }
+    }
+
     /// Why `key` is or is not served from the store.
     public func status(_ key: StageKey) -> KeyStatus {
         let record: RunRecord
@@ -115,6 +129,7 @@ extension ArtifactStore {
             case .present: continue
             case .missing: return .missingOutput(role: role, id: id)
             case .corrupt(let reason): return .corruptOutput(role: role, id: id, reason: reason)
+            case .unavailable(let reason): return .unavailableOutput(role: role, id: id, reason: reason)
             }
         }
         return .fresh(record.outputs)
@@ -192,9 +207,9 @@ extension ArtifactStore {
     public func run(_ spec: StageSpec, info: [String: String] = [:], timeout: Double? = nil,
                     _ compute: () throws -> [String: ArtifactID]) throws -> RunResult {
         let key = try spec.key()
-        if let outputs = lookup(key) { return RunResult(key: key, outputs: outputs, computed: false) }
+        if let outputs = try cachedOutputs(key) { return RunResult(key: key, outputs: outputs, computed: false) }
         return try withLock(key, timeout: timeout) {
-            if let outputs = lookup(key) { return RunResult(key: key, outputs: outputs, computed: false) }
+            if let outputs = try cachedOutputs(key) { return RunResult(key: key, outputs: outputs, computed: false) }
             let started = Date()
             let outputs = try compute()
             try record(RunRecord(spec: spec, outputs: outputs, started: started, info: info))

@@ -2,6 +2,8 @@
 public struct VerifyReport: Sendable {
     public var intact: [ArtifactID] = []
     public var corrupt: [(id: ArtifactID, reason: String)] = []
+    /// Artifacts that could not be checked now (I/O error, another process's lock): not damaged, not moved.
+    public var unavailable: [(id: ArtifactID, reason: String)] = []
 }
 
 extension ArtifactStore {
@@ -17,6 +19,7 @@ extension ArtifactStore {
             case .present: report.intact.append(id)
             case .missing: report.corrupt.append((id, "missing"))
             case .corrupt(let reason): report.corrupt.append((id, reason))
+            case .unavailable(let reason): report.unavailable.append((id, reason))
             }
         }
         return report

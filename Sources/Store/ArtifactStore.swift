@@ -26,6 +26,9 @@ import Foundation
 public struct ArtifactStore: Sendable {
     /// The store's directory.
     public let root: String
+    /// Whether finding damage may move or delete files (quarantine, sweeping tmp/); false for
+    /// commands that only inspect.
+    public let repairs: Bool
 
     static let marker = "atalp artifact store, layout 1"
 
@@ -35,36 +38,74 @@ public struct ArtifactStore: Sendable {
         return "store"
     }
 
+    /// The directories of the layout, created with the store.
+    static let layoutDirectories = ["objects", "runs", "pins", "locks", "tmp", "quarantine"]
+
     /// Opens the store at `root`, creating its layout when `create` is true. An existing directory that is
     /// not empty and has no STORE marker is refused, so that a typo never scatters files into a
     /// random directory. Sweeps tmp/ when no other process is using the store.
-    public init(root: String, create: Bool = true) throws {
+    ///
+    /// Creation is safe under concurrency: any number of processes may open a missing store at once
+    /// and all succeed with the same store (see `create(_:)`).
+    ///
+    /// `repairs: false` opens it for inspection (`status`, `ls`, `show`, `report`): nothing is moved
+    /// or deleted — no quarantine, no sweep of tmp/ — damage is only reported.
+    public init(root: String, create: Bool = true, repairs: Bool = true) throws {
         var path = root
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         self.root = path
+        self.repairs = repairs
         let markerPath = "\(path)/STORE"
         if !POSIX.exists(markerPath) {
             guard create else {
                 throw StoreError.invalidFile(path: path, reason: POSIX.isDirectory(path)
                     ? "not an atalp store (no STORE file; nothing stored here yet?)" : "no such store directory")
             }
-            if POSIX.isDirectory(path) {
-                let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-                // A fresh checkout's store/ holds only a README; anything else is someone else's directory.
-                guard entries.allSatisfy({ $0 == "README.md" || $0.hasPrefix(".") }) else {
-                    throw StoreError.invalidFile(path: path, reason: "not an atalp store (no STORE file) and not empty; refusing to use it")
-                }
-            }
-            for sub in ["objects", "runs", "pins", "locks", "tmp", "quarantine"] {
-                try POSIX.makeDirectories("\(path)/\(sub)")
-            }
-            try Data((Self.marker + "\n").utf8).write(to: URL(fileURLWithPath: markerPath), options: .atomic)
-        } else {
-            for sub in ["objects", "runs", "pins", "locks", "tmp", "quarantine"] where !POSIX.isDirectory("\(path)/\(sub)") {
+            try Self.create(path)
+        } else if repairs {
+            for sub in Self.layoutDirectories where !POSIX.isDirectory("\(path)/\(sub)") {
                 try POSIX.makeDirectories("\(path)/\(sub)")
             }
         }
-        sweepTemporaryFiles()
+        if repairs { sweepTemporaryFiles() }
+    }
+
+    /// Makes `path` a store. The directory is created (mkdir tolerates a racing creator), then the
+    /// layout is made under the store lock held exclusively, and the STORE marker is written last,
+    /// atomically: a process that finds the marker finds the whole layout, and two creators never
+    /// see each other's half-made layout as a foreign directory (the marker is re-checked under the
+    /// lock, and the layout's own names never count as foreign).
+    static func create(_ path: String) throws {
+        let markerPath = "\(path)/STORE"
+        if !POSIX.isDirectory(path) {
+            if POSIX.exists(path) { throw StoreError.invalidFile(path: path, reason: "is a file, not a store directory") }
+            do { try POSIX.makeDirectories(path) } catch { throw StoreError.io("\(error)") }
+        }
+        try refuseForeignDirectory(path)
+        let lock = try FileLock.acquire("\(path)/lock", .exclusive, timeout: 60)
+        defer { lock.release() }
+        if POSIX.exists(markerPath) { return }   // another process made it while we waited
+        try refuseForeignDirectory(path)
+        do {
+            for sub in layoutDirectories { try POSIX.makeDirectories("\(path)/\(sub)") }
+            try JSONFile.writeText(marker + "\n", to: markerPath)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.io("\(path): cannot create the store: \(error)")
+        }
+    }
+
+    /// A directory without a STORE marker may hold a fresh checkout's README, hidden files, and the
+    /// layout of a store being created (by another process now, or by one killed half-way); anything
+    /// else means it is someone else's directory.
+    static func refuseForeignDirectory(_ path: String) throws {
+        let ours = Set(layoutDirectories + ["STORE", "lock", "work", "README.md"])
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        if let foreign = entries.sorted().first(where: { !ours.contains($0) && !$0.hasPrefix(".") }) {
+            throw StoreError.invalidFile(path: path, reason: "not an atalp store (no STORE file) and not empty "
+                                         + "(it holds \(foreign)); refusing to use it")
+        }
     }
 
     // MARK: Paths
@@ -90,7 +131,7 @@ public struct ArtifactStore: Sendable {
     /// lock, since a live writer's temp file looks the same as a dead one's.
     @discardableResult
     func sweepTemporaryFiles() -> Int {
-        guard let lock = FileLock.tryAcquire(storeLockPath, .exclusive) else { return 0 }
+        guard repairs, let lock = FileLock.tryAcquire(storeLockPath, .exclusive) else { return 0 }
         defer { lock.release() }
         return removeTemporaryFilesLocked()
     }

@@ -6,6 +6,9 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case invalidFile(path: String, reason: String)
     case lockTimeout(path: String, holder: String)
     case io(String)
+    /// An artifact that cannot be checked or read now (I/O error, another process's lock); the
+    /// message names the file and what to do.
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -15,6 +18,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         case .invalidFile(let path, let reason): "\(path): \(reason)"
         case .lockTimeout(let path, let holder): "\(path): timed out waiting for the lock (held by \(holder)); a stage is probably running"
         case .io(let message): message
+        case .unavailable(let message): message
         }
     }
 }

@@ -23,7 +23,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let definition = try PipelineDefinition.load(pipeline)
-        let store = try store.open(create: false)
+        let store = try store.open(create: false, repairs: false)
         var options = RunOptions()
         options.stages = ["report"]
         options.reportDirectory = output

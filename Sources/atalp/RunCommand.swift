@@ -45,7 +45,7 @@ struct RunCommand: ParsableCommand {
         options.checkpointSeconds = checkpointSeconds
         options.checkpointEverySteps = checkpointEverySteps
         options.jobs = jobs
-        let store = try store.open(create: !dryRun)
+        let store = try store.open(create: !dryRun, repairs: !dryRun)
         let runner = try PipelineRunner(definition: definition, store: store, options: options)
         let states = try runner.run()
         if dryRun {

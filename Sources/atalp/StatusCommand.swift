@@ -17,12 +17,20 @@ struct StatusCommand: ParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @Argument(help: "The pipeline file.") var pipeline: String
+    @Flag(help: "Instead of the table, list each fresh stage's outputs: 'STAGE OUTPUT ID PATH' a line (for scripts: the checkpoint of train:pat is 'train:pat best …').")
+    var outputs = false
 
     func run() throws {
         let definition = try PipelineDefinition.load(pipeline)
-        let store = try store.open(create: false)
+        let store = try store.open(create: false, repairs: false)
         let runner = try PipelineRunner(definition: definition, store: store)
         let states = runner.status()
+        if outputs {
+            for s in states where s.state == .fresh {
+                for (name, id) in s.outputs.sorted(by: { $0.key < $1.key }) { print("\(s.node) \(name) \(id) \(store.path(of: id))") }
+            }
+            return
+        }
         print(Self.table(states, dryRun: false), terminator: "")
         if states.contains(where: { $0.state == .stale }) { throw ExitCode(1) }
     }

@@ -10,9 +10,11 @@ struct StoreOptions: ParsableArguments {
     var directory: String?
 
     /// The store. Commands that only read or remove pass `create: false`, so that a mistyped
-    /// `--store` is an error instead of a new empty store.
-    func open(create: Bool = true) throws -> ArtifactStore {
-        try ArtifactStore(root: directory ?? ArtifactStore.defaultRoot(), create: create)
+    /// `--store` is an error instead of a new empty store. Commands that only inspect (status, ls,
+    /// show, report, a dry run) pass `repairs: false`: they report damage and never move or delete
+    /// anything.
+    func open(create: Bool = true, repairs: Bool = true) throws -> ArtifactStore {
+        try ArtifactStore(root: directory ?? ArtifactStore.defaultRoot(), create: create, repairs: repairs)
     }
 }
 
@@ -43,7 +45,7 @@ struct StoreCommand: ParsableCommand {
         var ids = false
 
         func run() throws {
-            let store = try store.open(create: false)
+            let store = try store.open(create: false, repairs: false)
             let artifacts = try store.artifacts().filter { kinds.isEmpty || kinds.contains($0.kind) }
             if ids {
                 for a in artifacts { print(a.id.hex) }
@@ -60,7 +62,7 @@ struct StoreCommand: ParsableCommand {
         @Argument(help: "The artifact's id (or a unique prefix).") var id: String
 
         func run() throws {
-            let store = try store.open(create: false)
+            let store = try store.open(create: false, repairs: false)
             print(try StoreText.show(try store.resolve(id), in: store), terminator: "")
         }
     }
@@ -76,12 +78,16 @@ struct StoreCommand: ParsableCommand {
             let store = try store.open(create: false)
             let ids = try ids.isEmpty ? nil : ids.map { try store.resolve($0) }
             let report = try store.verify(ids) { id, state in
-                if case .corrupt(let reason) = state {
-                    print("CORRUPT  \(id.hex)  \(reason); moved to \(store.root)/quarantine/")
+                switch state {
+                case .corrupt(let reason): print("CORRUPT  \(id.hex)  \(reason); moved to \(store.root)/quarantine/")
+                case .unavailable(let reason): print("UNCHECKED  \(id.hex)  \(reason)")
+                default: break
                 }
             }
-            print("verified \(report.intact.count + report.corrupt.count) artifacts: \(report.intact.count) intact, \(report.corrupt.count) corrupt")
-            if !report.corrupt.isEmpty { throw ExitCode(1) }
+            let checked = report.intact.count + report.corrupt.count
+            print("verified \(checked) artifacts: \(report.intact.count) intact, \(report.corrupt.count) corrupt"
+                  + (report.unavailable.isEmpty ? "" : "; \(report.unavailable.count) could not be checked now"))
+            if !report.corrupt.isEmpty || !report.unavailable.isEmpty { throw ExitCode(1) }
         }
     }
 
@@ -135,7 +141,7 @@ struct StoreCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            for pin in try store.open(create: false).pins() { print("\(pin.name)  \(pin.id.hex)") }
+            for pin in try store.open(create: false, repairs: false).pins() { print("\(pin.name)  \(pin.id.hex)") }
         }
     }
 

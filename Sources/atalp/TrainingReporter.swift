@@ -17,7 +17,7 @@ final class TrainingReporter {
     func step(_ p: TrainingProgress) {
         let t = p.terms
         var text = String(format: "%@ epoch %d/%d step %d/%d  loss %.4f  acc %.1f%%", label, p.epoch + 1,
-                          p.totalSteps / max(p.stepsPerEpoch, 1), p.step, p.totalSteps, t.total, 100 * t.accuracy)
+                          p.epochs, p.stepInEpoch, p.stepsPerEpoch, t.total, 100 * t.accuracy)
         if t.logitPairing != 0 || t.attentionPairing != 0 {
             text += String(format: "  (ce %.3f alp %.3f at %.3f)", t.crossEntropy, t.logitPairing, t.attentionPairing)
         }

@@ -73,7 +73,7 @@ final class AnalyzeCLITests: XCTestCase {
             name: tiny
             data: {source: fashion-mnist, train_examples: 64, test_examples: 8}
             training: {epochs: 1, batch_size: 16}
-            defense: {epsilon: 0.1, step_size: 0.05, iterations: 1}
+            defense: {attack: {epsilon: 0.1, step_size: 0.05, iterations: 1}}
             models:
               - {name: plain, architecture: resnet8, widths: [4, 4, 8], defense: {kind: none}}
               - {name: atalp, label: AT+ALP, architecture: resnet8, widths: [4, 4, 8], defense: {kind: atalp}}

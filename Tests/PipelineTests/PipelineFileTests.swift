@@ -105,3 +105,52 @@ final class PipelineFileTests: XCTestCase {
         XCTAssertTrue(message(typo).hasPrefix("p.yaml:12: defense.attack.iteration: unknown key 'iteration'"), message(typo))
     }
 }
+
+/// Issue 16: a pipeline that cannot run to the end is refused when it is loaded, and `checkpoint:`
+/// names an output the train stage makes.
+final class PipelineLoadChecksTests: XCTestCase {
+    /// `checkpoint: last`, as docs/pipeline.md documents it, failed only when the first attack stage
+    /// started, after every model had trained ("train:pat has no output 'last'"). It now reads the
+    /// train stage's `model` output, for attacks and activation analyses alike.
+    func testCheckpointLastReadsTheLastCheckpoint() throws {
+        let text = tinyPipeline.replacingOccurrences(of: "  - name: fgsm\n", with: "  - name: fgsm\n    checkpoint: last\n")
+            + "analyses:\n  - {name: looks, kind: activations, parameters: {checkpoint: last}}\n"
+        let graph = try StageGraph(try PipelineDefinition.parse(text, file: "p.yaml"))
+        XCTAssertEqual(graph.node("attack:fgsm:plain@0.2")?.inputs["source"]?.output, "model")
+        XCTAssertEqual(graph.node("evaluate:atalp:fgsm")?.inputs["model"]?.output, "model")
+        XCTAssertEqual(graph.node("evaluate:atalp:pgd")?.inputs["model"]?.output, "best")
+        XCTAssertEqual(graph.node("analyze:looks:plain")?.inputs["model"]?.output, "model")
+        XCTAssertEqual(graph.node("train:plain")?.outputs, ["model", "best"])
+    }
+
+    /// Every input must name a stage that runs before it and an output that stage makes; the
+    /// message names the file, the line and the key that made the reference.
+    func testDanglingOutputIsRefusedWithFileLineAndKey() throws {
+        func node(_ name: String, inputs: [String: (node: String, output: String)], outputs: Set<String>,
+                  origins: [String: StageNode.Origin] = [:]) -> StageNode {
+            StageNode(name: name, stage: "x", version: 1, parameters: [:], inputs: inputs, outputs: outputs, origins: origins) { _ in [:] }
+        }
+        let train = node("train:pat", inputs: [:], outputs: ["model", "best"])
+        let attack = node("attack:pgd20:pat@0.1", inputs: ["source": ("train:pat", "last")], outputs: ["adversarial"],
+                          origins: ["source": .init(line: 31, key: "attacks[0].checkpoint")])
+        XCTAssertThrowsError(try StageGraph.check([train, attack], file: "pipelines/p.yaml")) { error in
+            XCTAssertEqual("\(error)", "pipelines/p.yaml:31: attacks[0].checkpoint: attack:pgd20:pat@0.1: input 'source': "
+                           + "train:pat has no output 'last' (it makes best, model)")
+        }
+        let early = node("evaluate:pat:pgd20", inputs: ["model": ("train:pat", "best")], outputs: ["evaluation"])
+        XCTAssertThrowsError(try StageGraph.check([early, train], file: "p.yaml")) { error in
+            XCTAssertEqual("\(error)", "p.yaml: evaluate:pat:pgd20: input 'model': no stage train:pat runs before it")
+        }
+        XCTAssertNoThrow(try StageGraph.check([train, node("a", inputs: ["source": ("train:pat", "best")], outputs: ["adversarial"])], file: "p.yaml"))
+    }
+
+    /// Options the file alone decides are checked at load too: validation images must be fewer than
+    /// the training images the pipeline keeps (before: an error after ingest and preprocess ran).
+    func testValidationLargerThanTheTrainingSliceIsRefusedAtLoad() {
+        let text = tinyPipeline.replacingOccurrences(of: "  validation_examples: 16", with: "  validation_examples: 96")
+        XCTAssertThrowsError(try PipelineDefinition.parse(text, file: "p.yaml")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("p.yaml:14: models[0].training.validation_examples: 96 validation images"), "\(error)")
+            XCTAssertTrue("\(error)".contains("must be fewer than the 96 training images"), "\(error)")
+        }
+    }
+}

@@ -134,8 +134,9 @@ final class StoreTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: "\(foreign)/thesis.tex", contents: Data())
         XCTAssertThrowsError(try ArtifactStore(root: foreign)) {
-            XCTAssertEqual("\($0)", "\(foreign): not an atalp store (no STORE file) and not empty; refusing to use it")
+            XCTAssertEqual("\($0)", "\(foreign): not an atalp store (no STORE file) and not empty (it holds thesis.tex); refusing to use it")
         }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: foreign), ["thesis.tex"], "nothing written into it")
         let run = try runStage(1)
         let id = run.outputs["out"]!
         XCTAssertEqual(try store.resolve(String(id.hex.prefix(8))), id)

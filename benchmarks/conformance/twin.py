@@ -137,5 +137,7 @@ def load(path):
     if kind in ("none", "pat", "alp", "at", "atalp", "igr"):
         return base, defense, False
     if kind == "rat":
-        return NoiseInjection(base, defense.get("noiseDistribution", "gaussian"), defense.get("noiseScale", 0.25)).eval(), defense, True
+        # Checkpoint format 2 writes the pipeline file's keys (noise_scale); format 1 wrote camelCase.
+        distribution = defense.get("noise_distribution", defense.get("noiseDistribution", "gaussian"))
+        return NoiseInjection(base, distribution, defense.get("noise_scale", defense.get("noiseScale", 0.25))).eval(), defense, True
     raise NotImplementedError(f"{path}: no PyTorch twin for defense '{kind}'")

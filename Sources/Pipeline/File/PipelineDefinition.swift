@@ -91,6 +91,7 @@ public struct PipelineDefinition: Sendable {
         let definition = PipelineDefinition(name: name, file: file, data: data, models: models, sources: sources,
                                             attacks: attacks, evaluation: evaluation, analyses: analyses, report: report)
         try definition.check(top)
+        _ = try StageGraph(definition)   // every stage's inputs and options resolve, or the file is refused now
         return definition
     }
 

@@ -30,26 +30,31 @@ public struct StageGraph: Sendable {
             for (threat, source) in Self.sources(of: a, against: m) {
                 for epsilon in a.epsilons {
                     // One set per (attack, source, ε): the black-box source's sets serve every target.
-                    let node = GenerateStage.node(a, source: source, epsilon: epsilon, batchSize: batch)
+                    let node = GenerateStage.node(a, source: source, epsilon: epsilon, batchSize: batch, origin: origin(a))
                     if adding, generated.insert(node.name).inserted { nodes.append(node) }
                     if generated.contains(node.name) { sets[AdversarialSetRole(threat, epsilon)] = node.name }
                 }
             }
             return sets
         }
+        /// Where an attack's `checkpoint:` choice was made, for the message when it names no output.
+        func origin(_ a: AttackSpec) -> StageNode.Origin {
+            StageNode.Origin(line: a.line, key: "attacks[\(p.attacks.firstIndex { $0.name == a.name } ?? 0)].checkpoint")
+        }
         for a in p.attacks {
             for m in p.models where a.targets?.contains(m.name) ?? true {
-                let node = EvaluateStage.node(a, target: m, sets: sets(a, against: m), batchSize: batch)
+                let node = EvaluateStage.node(a, target: m, sets: sets(a, against: m), batchSize: batch, origin: origin(a))
                 nodes.append(node)
                 evaluations.append((m, a, node.name))
             }
         }
         var analysisOutputs: [String: (node: String, output: String)] = [:]
-        for an in p.analyses {
+        for (index, an) in p.analyses.enumerated() {
             let attack = an.activations.attack.flatMap { name in p.attacks.first { $0.name == name } }
             for m in p.models where an.models?.contains(m.name) ?? true {
                 let made = attack.map { a in sets(a, against: m, adding: false) } ?? [:]
-                let node = AnalyzeStage.node(an, model: m, attack: attack, sets: made)
+                let node = AnalyzeStage.node(an, model: m, attack: attack, sets: made,
+                                             origin: .init(line: an.line, key: "analyses[\(index)].parameters.checkpoint"))
                 nodes.append(node)
                 for role in node.inputs.keys where role != "data" && role != "model" {
                     analysisOutputs["analysis/\(an.name)/\(m.name)/\(role)"] = (node.name, role)
@@ -62,6 +67,40 @@ public struct StageGraph: Sendable {
             nodes.append(ReportStage.node(p, evaluations: evaluations, analyses: analysisOutputs))
         }
         self.nodes = nodes
+        try Self.check(nodes, file: p.file)
+        try Self.checkOptions(p)
+    }
+
+    /// Every input names a stage that comes earlier and an output that stage makes, so that a
+    /// pipeline that cannot run to the end is refused before any stage runs (at load, by
+    /// `--dry-run` and `status`), naming the file, line and key that made the reference — not after
+    /// every model has trained.
+    static func check(_ nodes: [StageNode], file: String) throws {
+        var made: [String: Set<String>] = [:]
+        for node in nodes {
+            for (role, source) in node.inputs.sorted(by: { $0.key < $1.key }) {
+                let origin = node.origins[role]
+                func fail(_ message: String) -> PipelineError {
+                    PipelineError(file: file, line: origin?.line, key: origin?.key, "\(node.name): input '\(role)': \(message)")
+                }
+                guard let outputs = made[source.node] else { throw fail("no stage \(source.node) runs before it") }
+                if !outputs.contains(source.output) {
+                    throw fail("\(source.node) has no output '\(source.output)' (it makes \(outputs.sorted().joined(separator: ", ")))")
+                }
+            }
+            made[node.name] = node.outputs
+        }
+    }
+
+    /// Options whose validity the file alone decides, checked now rather than when their stage runs.
+    static func checkOptions(_ p: PipelineDefinition) throws {
+        guard let trainExamples = p.data.trainExamples else { return }
+        for (index, m) in (p.models + p.sources).enumerated() where m.training.validationExamples >= trainExamples {
+            let list = index < p.models.count ? "models[\(index)]" : "sources[\(index - p.models.count)]"
+            throw PipelineError(file: p.file, line: m.line, key: "\(list).training.validation_examples",
+                                "\(m.training.validationExamples) validation images (set here or under the top-level training:) "
+                                + "must be fewer than the \(trainExamples) training images of data.train_examples")
+        }
     }
 
     /// The model each threat model of an attack crafts its sets on, for one target: the target itself

@@ -24,13 +24,16 @@ enum AnalyzeStage {
 
     /// `analyze:<analysis>:<model>`: the model's checkpoint, the test set and the sets `attack` made
     /// against it; key: kind, parameters, label.
-    static func node(_ an: AnalysisSpec, model m: ModelSpec, attack: AttackSpec?, sets: [AdversarialSetRole: String]) -> StageNode {
+    static func node(_ an: AnalysisSpec, model m: ModelSpec, attack: AttackSpec?, sets: [AdversarialSetRole: String],
+                     origin: StageNode.Origin) -> StageNode {
         let spec = an.activations
-        var inputs: [String: (node: String, output: String)] = ["data": ("preprocess", "dataset"), "model": ("train:\(m.name)", spec.checkpoint)]
+        var inputs: [String: (node: String, output: String)] = ["data": ("preprocess", "dataset"),
+                                                                 "model": ("train:\(m.name)", TrainStage.output(checkpoint: spec.checkpoint))]
         for (role, node) in sets { inputs[role.description] = (node, "adversarial") }
         return StageNode(name: "analyze:\(an.name):\(m.name)", stage: "analyze", version: version,
                          parameters: ["kind": .string(an.kind), "parameters": an.parameters, "label": .string(m.label)],
-                         inputs: inputs) { try run(spec, model: m, attack: attack, $0) }
+                         inputs: inputs, outputs: Set(sets.keys.map(\.description)).union(["clean", "landscape"]),
+                         origins: ["model": origin]) { try run(spec, model: m, attack: attack, $0) }
     }
 
     static func run(_ spec: ActivationAnalysisSpec, model m: ModelSpec, attack: AttackSpec?, _ run: StageRun) throws -> [String: ArtifactID] {

@@ -28,13 +28,15 @@ enum EvaluateStage {
 
     /// `evaluate:<model>:<attack>`: the target's checkpoint and every set the attack made against it
     /// (input roles `<threat>@<ε>`); key: batch_size, examples, step_size, restarts.
-    static func node(_ a: AttackSpec, target m: ModelSpec, sets: [AdversarialSetRole: String], batchSize: Int) -> StageNode {
-        var inputs: [String: (node: String, output: String)] = ["model": ("train:\(m.name)", a.checkpoint), "data": ("preprocess", "dataset")]
+    static func node(_ a: AttackSpec, target m: ModelSpec, sets: [AdversarialSetRole: String], batchSize: Int,
+                     origin: StageNode.Origin) -> StageNode {
+        var inputs: [String: (node: String, output: String)] = ["model": ("train:\(m.name)", TrainStage.output(checkpoint: a.checkpoint)),
+                                                                 "data": ("preprocess", "dataset")]
         for (role, node) in sets { inputs[role.description] = (node, "adversarial") }
         return StageNode(name: "evaluate:\(m.name):\(a.name)", stage: "evaluate", version: version,
                          parameters: ["batch_size": .int(Int64(batchSize)), "examples": a.examples.map { .int(Int64($0)) } ?? .null,
                                       "step_size": a.stepSize.map { .double($0) } ?? .null, "restarts": .int(Int64(a.restarts))],
-                         inputs: inputs) { try run(a, batchSize: batchSize, $0) }
+                         inputs: inputs, outputs: ["evaluation"], origins: ["model": origin]) { try run(a, batchSize: batchSize, $0) }
     }
 
     static func run(_ attack: AttackSpec, batchSize: Int, _ run: StageRun) throws -> [String: ArtifactID] {

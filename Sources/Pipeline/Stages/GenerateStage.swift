@@ -32,10 +32,11 @@ enum GenerateStage {
 
     /// `attack:<attack>:<source>@<ε>`: one set per attack, source and ε; key: the attack's settings at ε
     /// (`AttackSpec.generateParameters`) and the batch size.
-    static func node(_ a: AttackSpec, source: String, epsilon: Double, batchSize: Int) -> StageNode {
+    static func node(_ a: AttackSpec, source: String, epsilon: Double, batchSize: Int, origin: StageNode.Origin) -> StageNode {
         StageNode(name: "attack:\(a.name):\(source)@\(epsilon)", stage: "adversarial-generate", version: version,
                   parameters: a.generateParameters(epsilon: epsilon).merging(["batch_size": .int(Int64(batchSize))]) { $1 },
-                  inputs: ["source": ("train:\(source)", a.checkpoint), "data": ("preprocess", "dataset")]) {
+                  inputs: ["source": ("train:\(source)", TrainStage.output(checkpoint: a.checkpoint)), "data": ("preprocess", "dataset")],
+                  outputs: ["adversarial"], origins: ["source": origin]) {
             try run(a, epsilon: epsilon, batchSize: batchSize, $0)
         }
     }

@@ -5,10 +5,13 @@ import Store
 /// ingest: the raw images (Fashion-MNIST's IDX files, or a folder layout) → one dataset artifact.
 /// Key: source, directory, preprocessing, split (`DataSpec.ingestParameters`).
 enum IngestStage {
-    static let version = 1
+    /// 2: layouts read each folder and file once (links back into the tree passed over); CMYK JPEGs
+    /// without Adobe's marker read inverted, colour to gray through RGB, PNGs decoded as Pillow does.
+    static let version = 2
 
     static func node(_ data: DataSpec) -> StageNode {
-        StageNode(name: "ingest", stage: "ingest", version: version, parameters: data.ingestParameters, inputs: [:]) { try run(data, $0) }
+        StageNode(name: "ingest", stage: "ingest", version: version, parameters: data.ingestParameters, inputs: [:],
+                  outputs: ["dataset"]) { try run(data, $0) }
     }
 
     static func run(_ spec: DataSpec, _ run: StageRun) throws -> [String: ArtifactID] {

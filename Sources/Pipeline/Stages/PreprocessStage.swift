@@ -9,7 +9,8 @@ enum PreprocessStage {
 
     static func node(_ data: DataSpec) -> StageNode {
         StageNode(name: "preprocess", stage: "preprocess", version: version, parameters: data.preprocessParameters,
-                  inputs: ["dataset": ("ingest", "dataset")]) { try run(data, $0) }
+                  inputs: ["dataset": ("ingest", "dataset")],
+                  outputs: ["dataset"]) { try run(data, $0) }
     }
 
     static func run(_ spec: DataSpec, _ run: StageRun) throws -> [String: ArtifactID] {

@@ -10,11 +10,15 @@ public final class ProgressDisplay: @unchecked Sendable {
     private var lastLog: [String: Date] = [:]
     private var statusShown = false
     private let lock = NSLock()
+    private let sink: (@Sendable (String) -> Void)?
 
-    public init(interactive: Bool = isatty(2) != 0, logInterval: Double = 15, quiet: Bool = false) {
+    /// `sink` receives the text instead of standard error (tests read the log through it).
+    public init(interactive: Bool = isatty(2) != 0, logInterval: Double = 15, quiet: Bool = false,
+                sink: (@Sendable (String) -> Void)? = nil) {
         self.interactive = interactive
         self.logInterval = logInterval
         self.quiet = quiet
+        self.sink = sink
     }
 
     /// A line that stays.
@@ -41,7 +45,7 @@ public final class ProgressDisplay: @unchecked Sendable {
     func training(_ node: String, _ p: TrainingProgress) {
         let t = p.terms
         var text = String(format: "%@ epoch %d/%d step %d/%d  loss %.4f  acc %.1f%%", node, p.epoch + 1,
-                          p.totalSteps / max(p.stepsPerEpoch, 1), p.step, p.totalSteps, t.total, 100 * t.accuracy)
+                          p.epochs, p.stepInEpoch, p.stepsPerEpoch, t.total, 100 * t.accuracy)
         if t.logitPairing != 0 || t.attentionPairing != 0 {
             text += String(format: " (ce %.3f alp %.3f at %.3f)", t.crossEntropy, t.logitPairing, t.attentionPairing)
         }
@@ -56,7 +60,9 @@ public final class ProgressDisplay: @unchecked Sendable {
                       duration(Double(total - done) / max(rate, 1e-9))), key: node, final: done == total)
     }
 
-    private func write(_ text: String) { FileHandle.standardError.write(Foundation.Data(text.utf8)) }
+    private func write(_ text: String) {
+        if let sink { sink(text) } else { FileHandle.standardError.write(Foundation.Data(text.utf8)) }
+    }
 }
 
 /// 75 s → "1:15", 3725 s → "1:02:05".

@@ -26,11 +26,15 @@ enum ReportStage {
                      + (p.data.testExamples.map { ", first \($0) test images" } ?? "")]
             + p.trainedModels.map { m in
                 "\(m.name): \(m.architecture), defense \(m.defense.kind.rawValue), \(m.training.epochs) epochs, seed \(m.seed)"
+                    + (m.training.validationExamples > 0
+                       ? "; best checkpoint by \(TrainStage.selection(m).rawValue) validation accuracy"
+                       : "; no validation, so the best checkpoint is the last")
             }
+            + p.attacks.map { "attack \($0.name) uses each model's \($0.checkpoint) checkpoint" }
         let order = evaluations.map { (model: $0.model, attack: $0.attack.name) }
         return StageNode(name: "report", stage: "report", version: version,
                          parameters: ["title": .string(title), "rows": .array(rows), "notes": .array(notes.map { .string($0) })],
-                         inputs: inputs) { try run(title: title, pipeline: name, notes: notes, rows: order, $0) }
+                         inputs: inputs, outputs: ["report"]) { try run(title: title, pipeline: name, notes: notes, rows: order, $0) }
     }
 
     static func run(title: String, pipeline: String, notes: [String], rows: [(model: ModelSpec, attack: String)],

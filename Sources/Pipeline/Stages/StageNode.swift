@@ -12,7 +12,18 @@ public struct StageNode: Sendable {
     public var parameters: [String: ParameterValue]
     /// Input role → (node, output role).
     public var inputs: [String: (node: String, output: String)]
+    /// The output roles `compute` returns.
+    public var outputs: Set<String>
+    /// Where in the pipeline file an input's reference was written (the key that chose it), for
+    /// the message when it does not resolve.
+    var origins: [String: Origin] = [:]
     let compute: @Sendable (StageRun) throws -> [String: ArtifactID]
+
+    /// A place in the pipeline file: the line and key path of the setting that made a reference.
+    struct Origin: Sendable {
+        var line: Int?
+        var key: String
+    }
 
     public var dependencies: [String] { Array(Set(inputs.values.map(\.node))).sorted() }
 

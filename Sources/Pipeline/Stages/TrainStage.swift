@@ -6,7 +6,9 @@ import Store
 import Tensors
 
 /// train: a data set → two checkpoint artifacts, `model` (after the last step) and `best` (the epoch
-/// with the highest robust accuracy on a held-out validation slice of the training set).
+/// with the highest validation accuracy on a held-out slice of the training set, by the criterion
+/// `Selection` gives: robust accuracy for a model trained against an attack, clean accuracy for one
+/// trained without — no defense, Randomization, IGR, ADP).
 ///
 /// Checkpoint layout (`ModelCheckpoint`: kind `checkpoint`, format 2; h5py reads it, PyTorch names):
 ///
@@ -16,11 +18,13 @@ import Tensors
 /// | `optimizer/<name>.<state>` | float32 | as the parameter | optimiser state (`model` only) |
 /// | `log/loss`, `log/accuracy` | float32 | steps | training loss and batch accuracy after each step (`model` only) |
 /// | `validation/epoch` | int64 | epochs | epochs validated (0-based) |
-/// | `validation/clean_accuracy`, `validation/robust_accuracy` | float32 | epochs | accuracy on the held-out slice |
+/// | `validation/clean_accuracy` | float32 | epochs | accuracy on the held-out slice |
+/// | `validation/robust_accuracy` | float32 | epochs | the same under the validation attack; only when one ran |
 ///
 /// Root attributes besides the store's: `architecture` (ResNetConfiguration JSON), `defense`
 /// (`Defense.parameters` as canonical JSON: the same encoding as this stage's key), `epoch` (the
-/// epoch the weights are from, 0-based; -1 for "no validation, last"), `steps`.
+/// epoch the weights are from, 0-based; -1 for "no validation, last"), `steps`, `selection` (`clean`
+/// or `robust`: the validation accuracy that picks `best`; absent without validation).
 /// Format 1 (before the one configuration codec) held the defense as camelCase JSON; it is still read.
 ///
 /// Resuming: while it runs, the stage keeps `resume.h5` (weights, buffers, optimiser state, step and
@@ -28,12 +32,38 @@ import Tensors
 /// `checkpointSeconds` / `checkpointEverySteps`. A run killed at any point restarts from the last one
 /// and — the trainer being step-exact — ends with the same weights as an uninterrupted run.
 enum TrainStage {
-    static let version = 1
+    /// 2: `best` of a model trained without an attack is picked by clean accuracy (was: robust, which
+    /// for such a model is a number no one trained for); no robust accuracy logged where no attack ran.
+    static let version = 2
+
+    /// The validation accuracy that picks the `best` checkpoint: what the model was trained for.
+    enum Selection: String {
+        case clean, robust
+    }
+
+    /// Robust accuracy for a model trained against an attack (when a validation attack runs), clean
+    /// accuracy for one trained without (none, Randomization, IGR, ADP): an epoch-1 checkpoint of an
+    /// undefended model with 35 % clean accuracy can be "more robust" than the last with 69 %.
+    static func selection(_ model: ModelSpec) -> Selection {
+        model.defense.isAdversarial && validationAttack(model).map({ $0.iterations > 0 }) == true ? .robust : .clean
+    }
+
+    /// The attack that measures robust validation accuracy, if any: the pipeline's `validation_attack`,
+    /// else the training attack of an adversarially trained model.
+    static func validationAttack(_ model: ModelSpec) -> PGDConfiguration? {
+        model.training.validationAttack ?? model.defense.adversarialTraining?.attack
+    }
+
+    /// The checkpoints the stage outputs, by role: `model` (after the last step) and `best`.
+    static let outputs: Set<String> = ["model", "best"]
+
+    /// The output role a pipeline file's `checkpoint:` choice names: `last` is the `model` output.
+    static func output(checkpoint: String) -> String { checkpoint == "last" ? "model" : checkpoint }
 
     /// `train:<model>`; key: architecture, widths, defense.*, training.*, seed (`ModelSpec.trainParameters`).
     static func node(_ m: ModelSpec) -> StageNode {
         StageNode(name: "train:\(m.name)", stage: "train", version: version, parameters: m.trainParameters,
-                  inputs: ["data": ("preprocess", "dataset")]) { try run(m, $0) }
+                  inputs: ["data": ("preprocess", "dataset")], outputs: outputs) { try run(m, $0) }
     }
 
     static func run(_ model: ModelSpec, _ run: StageRun) throws -> [String: ArtifactID] {
@@ -52,15 +82,16 @@ enum TrainStage {
         let configuration = try model.resnetConfiguration(channels: data.train.channels, classes: classes)
         let network = model.defense.makeModel(architecture: configuration, seed: model.seed)
         let trainer = Trainer(model: network, configuration: model.training.configuration(seed: model.seed), defense: model.defense)
-        let validationAttack = model.training.validationAttack ?? model.defense.adversarialTraining?.attack
+        let validationAttack = Self.validationAttack(model).flatMap { $0.iterations > 0 ? $0 : nil }
+        let selection = Self.selection(model)
         let architecture = canonicalJSON(configuration)
 
         let work = try run.workDirectory()
         let resumePath = "\(work)/resume.h5", bestPath = "\(work)/best.h5"
-        var log = TrainingLog()
+        var log = TrainingLog(selection: selection)
         if FileManager.default.fileExists(atPath: resumePath) {
             let attributes = try Checkpoint.load(into: network, optimizer: trainer.optimizer, from: resumePath)
-            log = TrainingLog(attributes)
+            log = TrainingLog(attributes, selection: selection)
             trainer.step = log.step
             run.progress.line("\(run.node): resuming at step \(log.step) from \(resumePath)")
         }
@@ -89,14 +120,16 @@ enum TrainStage {
         }, onEpochEnd: { epoch in
             if let validation {
                 let clean = evaluateAccuracy(network, on: validation)
-                var robust = clean
-                if let attack = validationAttack, attack.iterations > 0 {
-                    robust = evaluatePGD(target: network, source: network, threatModel: .whiteBox, data: validation, attack: attack,
-                                         recordingAfter: [], seed: model.seed &+ 0x7A11).evaluation.finalAccuracy
+                let robust = validationAttack.map { attack in
+                    evaluatePGD(target: network, source: network, threatModel: .whiteBox, data: validation, attack: attack,
+                                recordingAfter: [], seed: model.seed &+ 0x7A11).evaluation.finalAccuracy
                 }
                 log.validate(epoch: epoch, clean: clean, robust: robust)
-                run.progress.line(String(format: "%@: epoch %d/%d: validation accuracy %.1f%% clean, %.1f%% robust", run.node, epoch + 1,
-                                         model.training.epochs, 100 * clean, 100 * robust))
+                // No attack ran for a model trained without one: there is no robust number to print.
+                run.progress.line(String(format: "%@: epoch %d/%d: validation accuracy %.1f%% clean", run.node, epoch + 1,
+                                         model.training.epochs, 100 * clean)
+                                  + (robust.map { String(format: ", %.1f%% robust", 100 * $0) } ?? "")
+                                  + (log.bestEpoch == epoch ? " (best so far by \(selection.rawValue) accuracy)" : ""))
                 if log.bestEpoch == epoch {
                     do { try Checkpoint.save(network, architecture: architecture, metadata: ["epoch": .int(Int64(epoch))], to: bestPath) }
                     catch { failure = error; return false }
@@ -114,6 +147,7 @@ enum TrainStage {
             try log.write(into: w, withSteps: true)
             try w.setAttribute("epoch", .int(Int64(model.training.epochs - 1)))
             try w.setAttribute("steps", .int(Int64(total)))
+            if validation != nil { try w.setAttribute("selection", .string(selection.rawValue)) }
         }
         var best = last
         if validation != nil, FileManager.default.fileExists(atPath: bestPath) {
@@ -124,7 +158,12 @@ enum TrainStage {
                 try log.write(into: w, withSteps: false)
                 try w.setAttribute("epoch", .int(Int64(log.bestEpoch)))
                 try w.setAttribute("steps", .int(Int64(total)))
+                try w.setAttribute("selection", .string(selection.rawValue))
             }
+            let index = log.epochs.firstIndex(of: Int64(log.bestEpoch)) ?? 0
+            let value = selection == .robust ? log.robust[index] : log.clean[index]
+            run.progress.line(String(format: "%@: best checkpoint: epoch %d of %d, picked by %@ validation accuracy (%.1f%%)",
+                                     run.node, log.bestEpoch + 1, model.training.epochs, selection.rawValue, 100 * value))
         }
         return ["model": last, "best": best]
     }
@@ -137,12 +176,15 @@ struct TrainingLog {
     var accuracy: [Double] = []
     var epochs: [Int64] = []
     var clean: [Double] = []
+    /// Robust accuracy per epoch; empty when no validation attack runs.
     var robust: [Double] = []
     var bestEpoch = -1
+    let selection: TrainStage.Selection
 
-    init() {}
+    init(selection: TrainStage.Selection) { self.selection = selection }
 
-    init(_ a: [String: HDF5Attribute]) {
+    init(_ a: [String: HDF5Attribute], selection: TrainStage.Selection) {
+        self.selection = selection
         step = Int(a["step"]?.intValue ?? 0)
         if case .doubles(let v)? = a["log_loss"] { loss = Array(v.prefix(step)) }
         if case .doubles(let v)? = a["log_accuracy"] { accuracy = Array(v.prefix(step)) }
@@ -164,10 +206,15 @@ struct TrainingLog {
         accuracy.append(Double(terms.accuracy))
     }
 
-    mutating func validate(epoch: Int, clean c: Float, robust r: Float) {
-        let bestSoFar = robust.max() ?? -1
-        epochs.append(Int64(epoch)); clean.append(Double(c)); robust.append(Double(r))
-        if Double(r) > bestSoFar { bestEpoch = epoch }
+    /// Records an epoch's validation; it becomes the best when its accuracy by `selection` beats
+    /// every earlier epoch's (the first of equals wins).
+    mutating func validate(epoch: Int, clean c: Float, robust r: Float?) {
+        let scores = selection == .robust ? robust : clean
+        let bestSoFar = scores.max() ?? -1
+        epochs.append(Int64(epoch)); clean.append(Double(c))
+        if let r { robust.append(Double(r)) }
+        let score = selection == .robust ? Double(r ?? -1) : Double(c)
+        if score > bestSoFar { bestEpoch = epoch }
     }
 
     func write(into w: ArtifactWriter, withSteps: Bool) throws {
@@ -177,6 +224,6 @@ struct TrainingLog {
         }
         try w.write("validation/epoch", int64: epochs, shape: [epochs.count])
         try w.write("validation/clean_accuracy", float32: clean.map(Float.init), shape: [clean.count])
-        try w.write("validation/robust_accuracy", float32: robust.map(Float.init), shape: [robust.count])
+        if !robust.isEmpty { try w.write("validation/robust_accuracy", float32: robust.map(Float.init), shape: [robust.count]) }
     }
 }

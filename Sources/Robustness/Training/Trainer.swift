@@ -14,6 +14,12 @@ public struct TrainingProgress: Sendable {
     public var imagesPerSecond: Double
     public var elapsedSeconds: Double
     public var etaSeconds: Double
+
+    /// The step within its epoch, 1…`stepsPerEpoch`: progress lines count steps per epoch, as the
+    /// "E epochs × S steps" a run announces, never the global `step` against one total.
+    public var stepInEpoch: Int { step - epoch * stepsPerEpoch }
+    /// Epochs in the whole run.
+    public var epochs: Int { totalSteps / max(stepsPerEpoch, 1) }
 }
 
 /// Trains a classifier with a defense objective: per step, PGD on the batch (adversarial objectives),

@@ -29,13 +29,16 @@ public enum HDF5File {
         }
     }
 
-    /// Opens `path` read-only and runs `body` with a reader over it.
+    /// Opens `path` read-only and runs `body` with a reader over it. The file is opened without
+    /// HDF5's file lock (see docs/store.md, "Locks"): atalp's files are never changed in place, and
+    /// a lock taken here would fail while another program (h5py in mode "r+") holds the file open.
     public static func read<T>(from path: String, _ body: (HDF5Reader) throws -> T) throws -> T {
         shim_silence_errors()
         let check = HDF5Check(file: path)
         let fapl = try check.id(H5Pcreate(shim_H5P_FILE_ACCESS()), "cannot create a file-access property list")
         defer { H5Pclose(fapl) }
         try check.ok(H5Pset_fclose_degree(fapl, H5F_CLOSE_SEMI), "cannot set the close degree")
+        try check.ok(shim_disable_file_locking(fapl), "cannot turn off file locking")
         let file = H5Fopen(path, shim_H5F_ACC_RDONLY(), fapl)
         if file < 0 {
             if !POSIX.exists(path) { throw HDF5Error(file: path, message: "no such file") }

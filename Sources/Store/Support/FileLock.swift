@@ -71,6 +71,18 @@ final class FileLock {
         return FileLock(path: path, fd: fd)
     }
 
+    /// Who holds a lock on `path` that a reader's shared lock conflicts with — "another process" —
+    /// or nil when none does. HDF5 (1.10+, h5py included) takes an exclusive flock on a file it opens
+    /// for writing and a shared one for reading, so this is how we see a writer at work. The probe
+    /// opens the file read-only and takes and drops a shared lock, changing nothing.
+    static func conflictingHolder(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 { return nil }
+        return errno == EWOULDBLOCK ? "another process" : nil
+    }
+
     func release() {
         if fd >= 0 {
             close(fd)   // closing drops the flock

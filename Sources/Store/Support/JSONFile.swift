@@ -23,6 +23,21 @@ enum JSONFile {
         }
     }
 
+    /// Writes `text` to `path` atomically and durably (temp file, fsync, rename, fsync the directory).
+    static func writeText(_ text: String, to path: String) throws {
+        let directory = POSIX.directory(of: path)
+        let temp = "\(directory)/.\(POSIX.basename(of: path)).tmp-\(POSIX.uniqueSuffix())"
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: temp))
+            try POSIX.fsyncFile(temp)
+            try POSIX.rename(temp, path)
+            try POSIX.fsyncDirectory(directory)
+        } catch {
+            POSIX.unlinkIfPresent(temp)
+            throw StoreError.io("\(path): cannot write: \(error)")
+        }
+    }
+
     /// The object in the file, nil if the file does not exist; throws if it exists but is not a JSON object.
     static func read(_ path: String) throws -> [String: Any]? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }

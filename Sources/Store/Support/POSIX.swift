@@ -50,6 +50,14 @@ enum POSIX {
         _ = unlink(path)
     }
 
+    /// Why `path` cannot be opened for reading (permission, I/O error, too many open files), or nil.
+    static func openProblem(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        close(fd)
+        return nil
+    }
+
     static func exists(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0
@@ -60,12 +68,18 @@ enum POSIX {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// Creates a directory and its parents (mode 0755); existing directories are fine.
+    /// Creates a directory and its parents (mode 0755); existing directories are fine, including
+    /// one that another process creates at the same moment (mkdir's EEXIST is success when a
+    /// directory is there).
     static func makeDirectories(_ path: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw Failure(path: path, message: "cannot create directory: \(error.localizedDescription)")
+        if isDirectory(path) { return }
+        let parent = directory(of: path)
+        if parent != path && parent != "." && parent != "/" { try makeDirectories(parent) }
+        if mkdir(path, 0o755) != 0 {
+            let code = errno
+            guard code == EEXIST, isDirectory(path) else {
+                throw Failure(path: path, message: "cannot create directory: \(String(cString: strerror(code)))")
+            }
         }
     }
 
