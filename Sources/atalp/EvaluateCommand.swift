@@ -7,14 +7,14 @@ import Store
 import Tensors
 
 /// `atalp evaluate CHECKPOINT`: clean and adversarial accuracy of a trained checkpoint on the
-/// Fashion-MNIST test set — white-box (PGD, FGSM, APGD-CE, APGD-T, Square), transfer from another
+/// test set of any data source (Fashion-MNIST by default; `DataSourceOptions`) — white-box (PGD, FGSM, APGD-CE, APGD-T, Square), transfer from another
 /// checkpoint (`--source`: gray- or black-box PGD), or on images given in a file (`--adversarial`) —
 /// with the gradient-masking checks. `--json` prints one object a row, per-example outcomes included,
 /// which the conformance suite (benchmarks/conformance) compares with PyTorch and torchattacks.
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Clean and adversarial accuracy of a checkpoint on Fashion-MNIST: white-box attacks, transfer from a source, or given images.",
+        abstract: "Clean and adversarial accuracy of a checkpoint (Fashion-MNIST or any data source): white-box attacks, transfer from a source, or given images.",
         discussion: """
             CHECKPOINT is a file written by `atalp train --output` or a checkpoint artifact of the store \
             (`atalp store ls --kind checkpoint`); its defense (randomised wrappers, ensembles, denoising \
@@ -28,8 +28,7 @@ struct EvaluateCommand: ParsableCommand {
 
     @Argument(help: "A checkpoint file (atalp train --output, or a checkpoint artifact's .h5 in the store).")
     var checkpoint: String
-    @Option(help: "Directory with Fashion-MNIST's IDX files.")
-    var dataDir: String = FashionMNIST.defaultDirectory
+    @OptionGroup(title: "Data") var data: DataSourceOptions
     @Option(help: "The attack: \(AttackName.allCases.map(\.rawValue).joined(separator: ", ")).")
     var attack: AttackName = .pgd
     @Option(help: "Craft the attack on this checkpoint and score CHECKPOINT on the transfer set (gray- or black-box; PGD and FGSM only).")
@@ -83,7 +82,12 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         let loaded = try ModelCheckpoint.load(checkpoint)
         let (model, defense, architecture) = (loaded.model, loaded.defense, loaded.architecture)
-        var test = try FashionMNIST.load(directory: dataDir).test.labeledImages
+        let images = try data.load()
+        var test = images.test.labeledImages
+        guard test.images.shape[1] == architecture.inputChannels, images.test.classNames.count == architecture.classes else {
+            throw ValidationError("\(checkpoint): the network takes \(architecture.inputChannels) channels and \(architecture.classes) classes; "
+                                  + "\(images.name) has \(test.images.shape[1]) and \(images.test.classNames.count)")
+        }
         if let testLimit { test = test.slice(0..<min(testLimit, test.count)) }
         let draws = inferenceDraws ?? defense.inferenceDraws
         let clean = evaluatePerExample(model, on: test, draws: draws, seed: seed, batchSize: batchSize)
@@ -220,9 +224,3 @@ struct EvaluateCommand: ParsableCommand {
     }
 }
 
-extension ImageDataset {
-    /// Pixels scaled to [0, 1] with integer labels, as training and attacks consume them.
-    var labeledImages: LabeledImages {
-        LabeledImages(pixels: images, shape: [count, channels, height, width], labels: labels.map(Int.init))
-    }
-}

@@ -8,7 +8,7 @@ import Tensors
 
 extension Defense.Kind: ExpressibleByArgument {}
 
-/// `atalp train`: trains a ResNet on Fashion-MNIST with any defense and reports clean test accuracy
+/// `atalp train`: trains a ResNet on any data source a pipeline takes (Fashion-MNIST by default) with any defense and reports clean test accuracy
 /// after every epoch. The pipeline (`atalp run`) does the same as one of its stages. The options are
 /// the pipeline file's keys: they are gathered into the same settings and decoded by the same codec
 /// (`Defense(from:)`, `TrainingConfiguration(from:)`), so defaults, checks and error messages are the
@@ -16,15 +16,14 @@ extension Defense.Kind: ExpressibleByArgument {}
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a ResNet on Fashion-MNIST with a defense of Table 1 and report test accuracy.",
+        abstract: "Train a ResNet with a defense of Table 1 and report test accuracy (Fashion-MNIST, or any data source).",
         discussion: """
             Unset options take the defaults of the pipeline file (README, "Settings"). Settings of a \
             defense without an option of their own are given as the pipeline file writes them: \
             --set noise_scale=0.1 --set denoising_groups=1,2.
             """)
 
-    @Option(help: "Directory with Fashion-MNIST's IDX files.")
-    var dataDir: String = FashionMNIST.defaultDirectory
+    @OptionGroup(title: "Data") var data: DataSourceOptions
     @Option(help: "Architecture: resnet20, resnet32, resnet44, resnet56, resnet18-small, or resnet18/34/50/101/152.")
     var model: String = "resnet20"
     @Option(help: "Defense: \(Defense.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -112,7 +111,7 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         _ = try defenseSettings()
         _ = try trainingSettings()
-        guard (try? architecture(channels: 1, classes: 10)) != nil else { throw ValidationError("unknown model '\(model)'") }
+        guard (try? architecture(channels: 1, classes: 2)) != nil else { throw ValidationError("unknown model '\(model)'") }
     }
 
     func architecture(channels: Int, classes: Int) throws -> ResNetConfiguration {
@@ -122,14 +121,14 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let objective = try defenseSettings(), config = try trainingSettings()
         let loadStart = Date()
-        let (trainSet, testSet) = try FashionMNIST.load(directory: dataDir)
-        var train = trainSet.labeledImages, test = testSet.labeledImages
+        let source = try data.load()
+        var train = source.train.labeledImages, test = source.test.labeledImages
         if let trainLimit { train = train.slice(0..<min(trainLimit, train.count)) }
         if let testLimit { test = test.slice(0..<min(testLimit, test.count)) }
-        print(String(format: "Fashion-MNIST: %d training, %d test images (%.1f s to load)", train.count, test.count,
+        print(String(format: "%@: %d training, %d test images (%.1f s to load)", source.name, train.count, test.count,
                      Date().timeIntervalSince(loadStart)))
 
-        let architecture = try architecture(channels: 1, classes: 10)
+        let architecture = try architecture(channels: source.train.channels, classes: source.train.classNames.count)
         // The defense decides the model: a plain ResNet, one with denoising blocks, an ensemble, or a randomised wrapper.
         let network = objective.makeModel(architecture: architecture, seed: seed)
         let trainer = Trainer(model: network, configuration: config, defense: objective)
@@ -148,8 +147,8 @@ struct TrainCommand: ParsableCommand {
                                  100 * lastAccuracy, duration(Date().timeIntervalSince(started))))
             return true
         }
-        print(String(format: "clean test accuracy: %.2f%% on %d Fashion-MNIST test images after %d epochs (%@)",
-                     100 * lastAccuracy, test.count, config.epochs, duration(Date().timeIntervalSince(started))))
+        print(String(format: "clean test accuracy: %.2f%% on %d test images of %@ after %d epochs (%@)",
+                     100 * lastAccuracy, test.count, source.name, config.epochs, duration(Date().timeIntervalSince(started))))
         if let output {
             try ModelCheckpoint.save(network, optimizer: trainer.optimizer, architecture: architecture, defense: objective,
                                      attributes: ["epochs": .int(Int64(config.epochs)), "seed": .int(Int64(seed)),
