@@ -26,9 +26,12 @@ struct EvaluateCommand: ParsableCommand {
         case pgd, fgsm, apgdCE = "apgd-ce", apgdDLR = "apgd-dlr", apgdT = "apgd-t", square
     }
 
-    @Argument(help: "A checkpoint file (atalp train --output, or a checkpoint artifact's .h5 in the store).")
+    @Argument(help: "A checkpoint file (atalp train --output, or a checkpoint artifact's .h5 in the store), or a PyTorch state dict (.safetensors, or HDF5 with PyTorch's names) with --architecture.")
     var checkpoint: String
     @OptionGroup(title: "Data") var data: DataSourceOptions
+    @Option(help: "For a PyTorch state dict: its architecture (resnet20, resnet18-small, resnet50, …); channels and classes come from the data.")
+    var architecture: String?
+    @OptionGroup(title: "Defense of a PyTorch state dict (an atalp checkpoint says its own)") var defenseOptions: DefenseOptions
     @Option(help: "The attack: \(AttackName.allCases.map(\.rawValue).joined(separator: ", ")).")
     var attack: AttackName = .pgd
     @Option(help: "Craft the attack on this checkpoint and score CHECKPOINT on the transfer set (gray- or black-box; PGD and FGSM only).")
@@ -80,9 +83,9 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try ModelCheckpoint.load(checkpoint)
-        let (model, defense, architecture) = (loaded.model, loaded.defense, loaded.architecture)
         let images = try data.load()
+        let loaded = try load(checkpoint, images.test)
+        let (model, defense, architecture) = (loaded.model, loaded.defense, loaded.architecture)
         var test = images.test.labeledImages
         guard test.images.shape[1] == architecture.inputChannels, images.test.classNames.count == architecture.classes else {
             throw ValidationError("\(checkpoint): the network takes \(architecture.inputChannels) channels and \(architecture.classes) classes; "
@@ -107,7 +110,7 @@ struct EvaluateCommand: ParsableCommand {
         for eps in epsilon {
             // Each ε attacks a freshly loaded attacker, as the pipeline's generate stages do (one per ε), so that
             // a randomised attacker's draws start where theirs do and the numbers agree.
-            let attacker = try ModelCheckpoint.load(source ?? checkpoint)
+            let attacker = try load(source ?? checkpoint, images.test)
             let row = try attackRow(model: model, attacker: attacker, data: test, epsilon: eps, draws: draws,
                                     clean: clean.accuracy, save: eps == epsilon.last ? saveAdversarial : nil)
             emit(row)
@@ -130,6 +133,23 @@ struct EvaluateCommand: ParsableCommand {
         guard !json else { return }
         for w in SanityChecks.warnings(checks) { print(w) }
         if checks.allSatisfy(\.passed) { print("gradient-masking checks: all \(checks.count) passed") }
+    }
+
+    /// An atalp checkpoint as it says it is, or a PyTorch state dict as --architecture and --defense say.
+    func load(_ path: String, _ data: ImageDataset) throws -> ModelCheckpoint {
+        if ModelCheckpoint.isCheckpoint(path) {
+            if defenseOptions.defense != nil || !defenseOptions.settings.isEmpty || architecture != nil {
+                throw ValidationError("\(path) is an atalp checkpoint: it says its own architecture and defense (--architecture, --defense "
+                                      + "and --set are for PyTorch state dicts)")
+            }
+            return try ModelCheckpoint.load(path)
+        }
+        guard let architecture else {
+            throw ValidationError("\(path) is not an atalp checkpoint; a PyTorch state dict (.safetensors, or HDF5 with PyTorch's names) "
+                                  + "needs --architecture (and --defense for a defended model)")
+        }
+        let configuration = try ResNetConfiguration.named(architecture, inputChannels: data.channels, classes: data.classNames.count)
+        return try ModelCheckpoint.load(stateDict: path, architecture: configuration, defense: try defenseOptions.decode(command: "atalp evaluate"))
     }
 
     /// One attack at one ε over the test set, in batches.

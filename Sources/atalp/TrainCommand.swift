@@ -6,8 +6,6 @@ import Robustness
 import Store
 import Tensors
 
-extension Defense.Kind: ExpressibleByArgument {}
-
 /// `atalp train`: trains a ResNet on any data source a pipeline takes (Fashion-MNIST by default) with any defense and reports clean test accuracy
 /// after every epoch. The pipeline (`atalp run`) does the same as one of its stages. The options are
 /// the pipeline file's keys: they are gathered into the same settings and decoded by the same codec
@@ -26,8 +24,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Data") var data: DataSourceOptions
     @Option(help: "Architecture: resnet20, resnet32, resnet44, resnet56, resnet18-small, or resnet18/34/50/101/152.")
     var model: String = "resnet20"
-    @Option(help: "Defense: \(Defense.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var defense: Defense.Kind = .none
+    @OptionGroup(title: "Defense") var defenseOptions: DefenseOptions
     @Option(help: "Training attack: L∞ radius in [0, 1] pixel units (default \(PGDConfiguration.Defaults.epsilon)).")
     var epsilon: Double?
     @Option(help: "Training attack: PGD step size (default 2.5·ε/iterations).")
@@ -38,8 +35,6 @@ struct TrainCommand: ParsableCommand {
     var alpha: Double?
     @Option(help: "Weight β of the attention term (at, atalp; default \(AdversarialObjective.Defaults.beta)).")
     var beta: Double?
-    @Option(name: .customLong("set"), help: "Another setting of the defense, as a pipeline file's key=value (repeatable).")
-    var settings: [String] = []
     @Option(help: "Epochs (default \(TrainingConfiguration.Defaults.epochs)).")
     var epochs: Int?
     @Option(help: "Batch size (default \(TrainingConfiguration.Defaults.batchSize)).")
@@ -62,7 +57,7 @@ struct TrainCommand: ParsableCommand {
 
     /// The defense as the options give it, through the pipeline's codec.
     func defenseSettings() throws -> Defense {
-        var p: [String: ParameterValue] = ["kind": .string(defense.rawValue)]
+        var p: [String: ParameterValue] = [:]
         var attack: [String: ParameterValue] = [:]
         if let epsilon { attack["epsilon"] = .double(epsilon) }
         if let stepSize { attack["step_size"] = .double(stepSize) }
@@ -70,12 +65,7 @@ struct TrainCommand: ParsableCommand {
         if !attack.isEmpty { p["attack"] = .object(attack) }
         if let alpha { p["alpha"] = .double(alpha) }
         if let beta { p["beta"] = .double(beta) }
-        for setting in settings {
-            let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--set \(setting): expected key=value") }
-            p[parts[0]] = Self.value(parts[1])
-        }
-        return try settingsError { try Defense(from: try ParameterFields(.object(p), source: "atalp train --defense \(defense.rawValue)")) }
+        return try defenseOptions.decode(p, command: "atalp train")
     }
 
     func trainingSettings() throws -> TrainingConfiguration {
@@ -93,15 +83,6 @@ struct TrainCommand: ParsableCommand {
             c.seed = seed
             return c
         }
-    }
-
-    /// `0.1` → 0.1, `3` → 3, `true` → true, `1,2` → [1, 2], anything else a string.
-    static func value(_ text: String) -> ParameterValue {
-        if text.contains(",") { return .array(text.split(separator: ",").map { value(String($0)) }) }
-        if let i = Int64(text) { return .int(i) }
-        if let d = Double(text) { return .double(d) }
-        if text == "true" || text == "false" { return .bool(text == "true") }
-        return .string(text)
     }
 
     private func settingsError<T>(_ body: () throws -> T) throws -> T {

@@ -77,4 +77,17 @@ public struct ModelCheckpoint {
         try Checkpoint.load(into: model, from: path)
         return ModelCheckpoint(model: model, defense: defense, architecture: architecture, attributes: attributes)
     }
+
+    /// A PyTorch state dict (`StateDict`: safetensors or HDF5 with PyTorch's names) as the model of
+    /// `defense` on `architecture`, which the file cannot say itself.
+    public static func load(stateDict path: String, architecture: ResNetConfiguration, defense: Defense) throws -> ModelCheckpoint {
+        let model = defense.makeModel(architecture: architecture, seed: 0)
+        try StateDict.load(try StateDict.read(path), into: model, file: path)
+        return ModelCheckpoint(model: model, defense: defense, architecture: architecture, attributes: [:])
+    }
+
+    /// Whether `path` is a checkpoint atalp wrote (an HDF5 file whose attribute `kind` is "checkpoint").
+    public static func isCheckpoint(_ path: String) -> Bool {
+        (try? Checkpoint.attributes(of: path))?["kind"]?.stringValue == "checkpoint"
+    }
 }
