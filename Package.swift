@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
     ],
     targets: [
         // Public API
@@ -29,8 +31,8 @@ let package = Package(
         .target(name: "Autodiff", dependencies: ["Tensors"]),
         .target(name: "NN", dependencies: ["Autodiff", "Store"]),
         .target(name: "Robustness", dependencies: ["NN", "Store"]),
-        .target(name: "Store", dependencies: ["CHDF5", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Data", dependencies: ["CJPEG", "CPNG", "CZlib", "Store"]),
+        .target(name: "Store", dependencies: ["CHDF5", .product(name: "Crypto", package: "swift-crypto"), "ZIPFoundation"]),
+        .target(name: "Data", dependencies: ["CJPEG", "CPNG", "CZlibSystem", "Store"]),
         .target(name: "Pipeline", dependencies: ["Robustness", "Data", "Store", "Analysis", .product(name: "Yams", package: "Yams")]),
         .target(name: "Analysis", dependencies: ["Tensors", "Autodiff", "NN", "Robustness", "Store", "CPNG"]),
         .executableTarget(name: "atalp", dependencies: [
@@ -45,7 +47,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZlibSystem", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Tests
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),

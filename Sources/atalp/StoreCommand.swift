@@ -147,19 +147,34 @@ struct StoreCommand: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write artifacts and the runs that made them into one self-contained HDF5 file.")
+            abstract: "Write artifacts and the runs that made them into one self-contained HDF5 file, or one artifact as NumPy arrays.",
+            discussion: """
+                --format npz writes the datasets of one artifact (an adversarial set: images, white_box_images, \
+                labels, iterations) as NumPy arrays: np.load(FILE)["images"] is K×N×C×H×W float32 in [0, 1].
+                """)
+        enum Format: String, ExpressibleByArgument, CaseIterable { case hdf5, npz }
         @OptionGroup var store: StoreOptions
         @Flag(help: "Also include every artifact they were made from, transitively.") var withInputs = false
+        @Option(help: "hdf5 (an export file for `atalp store import`) or npz (one artifact's arrays, for NumPy and PyTorch).")
+        var format: Format = .hdf5
         @Argument(help: "Artifact ids, then the output file.") var items: [String]
 
         func validate() throws {
             guard items.count >= 2 else { throw ValidationError("Give at least one artifact id and the output file.") }
+            if format == .npz && (items.count != 2 || withInputs) {
+                throw ValidationError("--format npz writes one artifact's arrays: give one artifact id and the output file (no --with-inputs)")
+            }
         }
 
         func run() throws {
             let store = try store.open(create: false)
             let ids = try items.dropLast().map { try store.resolve($0) }
             let file = items.last!
+            if format == .npz {
+                try NPZ.write(hdf5: store.path(of: ids[0]), to: file)
+                print("wrote the arrays of \(ids[0].hex.prefix(12)) to \(file)")
+                return
+            }
             let written = try store.export(ids, to: file, includeInputs: withInputs)
             print("exported \(written.count) artifacts to \(file)")
         }
