@@ -27,14 +27,14 @@ let package = Package(
     ],
     targets: [
         // Public API
-        .target(name: "Tensors", dependencies: ["CBLAS"]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "Randomness"]),
         .target(name: "Autodiff", dependencies: ["Tensors"]),
         .target(name: "NN", dependencies: ["Autodiff", "Store"]),
         .target(name: "Robustness", dependencies: ["NN", "Store"]),
-        .target(name: "Store", dependencies: ["CHDF5", .product(name: "Crypto", package: "swift-crypto"), "ZIPFoundation"]),
-        .target(name: "Data", dependencies: ["CJPEG", "CPNG", "CZlibSystem", "Store"]),
+        .target(name: "Store", dependencies: ["CHDF5", "Randomness", .product(name: "Crypto", package: "swift-crypto"), "ZIPFoundation"]),
+        .target(name: "Data", dependencies: ["CJPEG", "CPNG", "CZlibSystem", "Randomness", "Store"]),
         .target(name: "Pipeline", dependencies: ["Robustness", "Data", "Store", "Analysis", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Analysis", dependencies: ["Tensors", "Autodiff", "NN", "Robustness", "Store", "CPNG"]),
+        .target(name: "Analysis", dependencies: ["Tensors", "Autodiff", "NN", "Robustness", "Store", "CPNG", .product(name: "Ink", package: "Ink")]),
         .executableTarget(name: "atalp", dependencies: [
             "Tensors", "Autodiff", "NN", "Robustness", "Store", "Data", "Pipeline", "Analysis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -42,7 +42,8 @@ let package = Package(
         // Benchmark of the Data module against Pillow (see benchmarks/data/)
         .executableTarget(name: "DataBench", dependencies: ["Data"], path: "benchmarks/data/DataBench"),
 
-        // Implementation details: system libraries
+        // Implementation details: the one seeded generator (shared by Tensors, Data and Store); system libraries
+        .target(name: "Randomness"),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),

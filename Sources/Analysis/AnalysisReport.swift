@@ -109,7 +109,7 @@ public enum AnalysisReport {
         }
         try save(md, "analysis.md")
         try save("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Activation analysis</title>\n<style>" + pageStyle
-                 + "</style></head><body>\n" + MarkdownHTML.render(md) + "</body></html>\n", "analysis.html")
+                 + "</style></head><body>\n" + MarkdownPage.html(md) + "</body></html>\n", "analysis.html")
         return Outputs(files: files, table: table, markdown: md)
     }
 }

@@ -1,3 +1,4 @@
+import Randomness
 import Foundation
 
 /// The on-disk layouts atalp reads. `scan` turns a folder into a `SourceListing`: every image file
@@ -330,18 +331,5 @@ public enum LayoutScanner {
 
     static func relative(_ path: String, to root: String) -> String {
         path.hasPrefix(root + "/") ? String(path.dropFirst(root.count + 1)) : path
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a small seeded generator, enough for shuffles.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -174,14 +174,16 @@ final class AnalysisTests: XCTestCase {
         XCTAssertThrowsError(try AnalysisReport.load(paths: ["\(dir)/nothing.h5"]))
     }
 
-    /// The report's HTML from the analysis Markdown: headings shifted, tables, images under a prefix, escaping.
-    func testMarkdownHTMLRendersTheAnalysisSubset() {
+    /// The report's HTML from the analysis Markdown (through Ink): headings shifted, tables, images under a prefix.
+    func testMarkdownPageRendersTheAnalysisMarkdown() {
         let md = "# Activation analysis\n\nMean `r` over **all** images & maps.\n\n| model | group-0 |\n|---|---:|\n"
-            + "| AT+ALP <b> | ![group-0](attention/a.png) |\n\n![Key regions](key-regions.svg)\n"
-        XCTAssertEqual(MarkdownHTML.render(md, linkPrefix: "analysis/", headingOffset: 1),
-                       "<h2>Activation analysis</h2>\n<p>Mean <code>r</code> over <b>all</b> images &amp; maps.</p>\n"
-                       + "<table><tr><th>model</th><th>group-0</th></tr>\n"
-                       + "<tr><td>AT+ALP &lt;b&gt;</td><td><img src=\"analysis/attention/a.png\" alt=\"group-0\"></td></tr>\n</table>\n"
-                       + "<p><img src=\"analysis/key-regions.svg\" alt=\"Key regions\"></p>\n")
+            + "| AT+ALP | ![group-0](attention/a.png) |\n\n![Key regions](key-regions.svg) and [a page](https://example.org/x)\n"
+        let html = MarkdownPage.html(md, linkPrefix: "analysis/", headingOffset: 1)
+        XCTAssertTrue(html.hasPrefix("<h2>Activation analysis</h2>"), html)
+        XCTAssertTrue(html.contains("<code>r</code>") && html.contains("<strong>all</strong>") && html.contains("&amp;"), html)
+        XCTAssertTrue(html.contains("<table>") && html.contains("<th>model</th>") && html.contains("<td>AT+ALP</td>"), html)
+        XCTAssertTrue(html.contains("<img src=\"analysis/attention/a.png\" alt=\"group-0\""), html)
+        XCTAssertTrue(html.contains("<img src=\"analysis/key-regions.svg\""), html)
+        XCTAssertTrue(html.contains("<a href=\"https://example.org/x\">"), "absolute links stay: \(html)")
     }
 }

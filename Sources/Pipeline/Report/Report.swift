@@ -126,7 +126,7 @@ public struct Report: Sendable {
         if let analysis {
             markdown += "## Activation analysis\n\nTable 2 (key-region attention), Figure 4 (attention maps) and Figure 6 (loss landscapes): "
                 + "[analysis/analysis.md](analysis/analysis.md) ([HTML](analysis/analysis.html)).\n\n" + analysis.keyRegionTable + "\n"
-            html += MarkdownHTML.render(analysis.markdown, linkPrefix: "analysis/", headingOffset: 1)
+            html += MarkdownPage.html(analysis.markdown, linkPrefix: "analysis/", headingOffset: 1)
         }
         html += "<p>Data: <a href=\"table1.csv\">table1.csv</a>, <a href=\"results.csv\">results.csv</a>, <a href=\"report.md\">report.md</a></p>\n</body></html>\n"
         files["report.md"] = markdown

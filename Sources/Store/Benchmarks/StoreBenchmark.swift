@@ -1,3 +1,4 @@
+import Randomness
 import Foundation
 
 /// Fixed I/O workloads for `atalp store _bench`, mirrored by benchmarks/store/h5py_peer.py:
@@ -45,7 +46,7 @@ public enum StoreBenchmark {
         let tensors: [(String, [Int], [Float])]
 
         public init() {
-            var generator = SplitMix(seed: 42)
+            var generator = SplitMix64(seed: 42)
             images = (0..<(60000 * 28 * 28)).map { _ in UInt8(truncatingIfNeeded: generator.next() >> 56) }
             labels = (0..<60000).map { _ in Int64(generator.next() % 10) }
             tensors = StoreBenchmark.resnet18Shapes().map { name, shape in
@@ -147,17 +148,5 @@ public enum StoreBenchmark {
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         return sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }

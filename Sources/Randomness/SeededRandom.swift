@@ -10,15 +10,8 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
     public init(seed: UInt64) {
-        var z = seed
-        func splitMix() -> UInt64 {
-            z &+= 0x9E37_79B9_7F4A_7C15
-            var x = z
-            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-            return x ^ (x >> 31)
-        }
-        s = (splitMix(), splitMix(), splitMix(), splitMix())
+        var seeder = SplitMix64(seed: seed)
+        s = (seeder.next(), seeder.next(), seeder.next(), seeder.next())
     }
 
     /// An independent stream derived from this seed and a label, e.g. one per epoch or per worker.
@@ -61,26 +54,5 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
             }
         }
         return p
-    }
-}
-
-extension Tensor {
-    public static func uniform(shape: [Int], in range: ClosedRange<Float> = 0...1, using rng: inout SeededRandom) -> Tensor {
-        let lo = range.lowerBound, width = range.upperBound - range.lowerBound
-        return Tensor(shape: shape) { out in
-            for i in 0..<out.count { out[i] = lo + width * rng.nextUnitFloat() }
-        }
-    }
-
-    public static func normal(shape: [Int], mean: Float = 0, std: Float = 1, using rng: inout SeededRandom) -> Tensor {
-        Tensor(shape: shape) { out in
-            for i in 0..<out.count { out[i] = mean + std * rng.nextNormal() }
-        }
-    }
-
-    public static func rademacher(shape: [Int], using rng: inout SeededRandom) -> Tensor {
-        Tensor(shape: shape) { out in
-            for i in 0..<out.count { out[i] = rng.nextRademacher() }
-        }
     }
 }
