@@ -41,24 +41,7 @@ final class EvaluateCommandAgreementTests: XCTestCase {
         var cleanAccuracy: Float
     }
 
-    func atalp(_ arguments: [String]) throws -> String {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("atalp").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no atalp binary beside the tests") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile(), errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            XCTFail("atalp \(arguments.joined(separator: " ")): \(String(decoding: errors, as: UTF8.self))")
-            return ""
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
+    func atalp(_ arguments: [String]) throws -> String { try runAtalp(arguments) }
 
     func testEveryKindEvaluatesAsThePipelineDoes() throws {
         try XCTSkipUnless(fashionMNISTAvailable(), "needs Debian's dataset-fashion-mnist")
@@ -78,6 +61,7 @@ final class EvaluateCommandAgreementTests: XCTestCase {
             let stage = try EvaluateStage.read(try output("evaluate:\(model.name):pgd", "evaluation"), in: store).evaluations[0]
             let json = try atalp(["evaluate", checkpoint, "--json", "--attack", "pgd", "--epsilon", "0.1", "--iterations", "1", "2",
                                   "--step-size", "0.05", "--test-limit", "16", "--batch-size", "16", "--seed", "0"])
+            XCTAssertFalse(json.hasPrefix("exit "), "\(model.name): \(json)")
             let decoder = JSONDecoder()
             decoder.keyDecodingStrategy = .convertFromSnakeCase
             let row = try decoder.decode(Row.self, from: Data(json.split(separator: "\n").first { $0.contains("\"pgd\"") }.map(String.init)?.utf8 ?? "".utf8))

@@ -22,23 +22,7 @@ final class StateDictEvaluationTests: XCTestCase {
 
         """
 
-    func atalp(_ arguments: [String]) throws -> String {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("atalp").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else { throw XCTSkip("no atalp binary beside the tests") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile(), errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            return "exit \(process.terminationStatus): " + String(decoding: errors, as: UTF8.self)
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
+    func atalp(_ arguments: [String]) throws -> String { try runAtalp(arguments) }
 
     func testStateDictsEvaluateAsTheCheckpoint() throws {
         try XCTSkipUnless(fashionMNISTAvailable(), "needs Debian's dataset-fashion-mnist")
