@@ -167,9 +167,10 @@ public struct StageGraph: Sendable {
                 + p.attacks.map { "attack \($0.name) uses each model's \($0.checkpoint) checkpoint" }
             let order = evaluations.map { ($0.model, $0.attack.name, $0.node) }
             nodes.append(StageNode(name: "report", stage: "report", version: ReportStage.version,
-                                   parameters: ["title": .string(title), "rows": .array(rows), "notes": .array(notes.map { .string($0) })],
+                                   parameters: ["title": .string(title), "rows": .array(rows), "notes": .array(notes.map { .string($0) }),
+                                                "reference": p.report.reference.map { .string($0) } ?? .null],
                                    inputs: inputs, outputs: ["report"]) { run in
-                try ReportStage.run(title: title, pipeline: name, notes: notes,
+                try ReportStage.run(title: title, pipeline: name, notes: notes, reference: p.report.reference,
                                     rows: order.map { (model: $0.0, attack: $0.1) }, run)
             })
         }

@@ -8,9 +8,10 @@ import Store
 enum ReportStage {
     /// 2: the activation analysis (Table 2, Figures 4 and 6) under `analysis/`; files are bytes.
     /// 3: the verdict sets the strongest PGD against the ensemble's evaluated accuracy.
-    static let version = 3
+    /// 4: intervals on every accuracy, paired comparisons with a reference defense, bands in Figure 3.
+    static let version = 4
 
-    static func run(title: String, pipeline: String, notes: [String], rows: [(model: ModelSpec, attack: String)],
+    static func run(title: String, pipeline: String, notes: [String], reference: String?, rows: [(model: ModelSpec, attack: String)],
                     _ run: StageRun) throws -> [String: ArtifactID] {
         var reportRows: [Report.Row] = []
         for row in rows {
@@ -20,6 +21,7 @@ enum ReportStage {
         }
         let analysis = try self.analysis(run)
         var report = Report(title: title, pipeline: pipeline, rows: reportRows, notes: notes)
+        report.reference = reference
         report.analysis = analysis.map { Report.AnalysisSection(markdown: $0.markdown, keyRegionTable: $0.table) }
         var files = report.files().mapValues { Array($0.utf8) }
         for (name, bytes) in analysis?.files ?? [:] { files["analysis/" + name] = bytes }
