@@ -52,7 +52,7 @@ final class SharedStoreTests: XCTestCase {
                 try Child.start(store: storePath, seed: 20 + round, megabytes: 1, pause: 0.05, marker: marker, go: go)
             }
             Thread.sleep(forTimeInterval: 0.5)   // let every child start and wait
-            FileManager.default.createFile(atPath: go, contents: nil)
+            _ = FileManager.default.createFile(atPath: go, contents: nil)
             let results = children.compactMap { $0.finish() }
             XCTAssertEqual(results.count, 5, "round \(round): every process succeeded")
             XCTAssertEqual(results.filter { $0.hasPrefix("computed=true") }.count, 1, "round \(round): \(results)")
@@ -74,7 +74,7 @@ final class SharedStoreTests: XCTestCase {
     func testHalfMadeStoreIsCompleted() throws {
         let half = "\(dir!)/half"
         for sub in ["objects", "runs", "tmp"] { try POSIX.makeDirectories("\(half)/\(sub)") }
-        FileManager.default.createFile(atPath: "\(half)/lock", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(half)/lock", contents: nil)
         let store = try ArtifactStore(root: half)
         XCTAssertTrue(POSIX.exists("\(half)/STORE"))
         XCTAssertTrue(try runStage(store, seed: 1).computed)
@@ -170,7 +170,7 @@ final class SharedStoreTests: XCTestCase {
         let run = try runStage(store, seed: 4)
         let id = run.outputs["out"]!
         try flipByte(store.path(of: id))
-        FileManager.default.createFile(atPath: "\(storePath)/tmp/dead-writer.h5", contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: "\(storePath)/tmp/dead-writer.h5", contents: Data("x".utf8))
 
         let inspecting = try ArtifactStore(root: storePath, create: false, repairs: false)
         guard case .corruptOutput(role: "out", id: id, reason: _) = inspecting.status(run.key) else {

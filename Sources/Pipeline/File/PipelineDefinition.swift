@@ -101,6 +101,9 @@ public struct PipelineDefinition: Sendable {
         for m in models + sources where !names.insert(m.name).inserted {
             throw PipelineError(file: file, line: m.line, key: "name", "two models are named '\(m.name)'")
         }
+        if let reference = report.reference, !models.contains(where: { $0.name == reference }) {
+            throw PipelineError(file: file, line: report.line, key: "reference", "no model named '\(reference)' to compare with")
+        }
         var attackNames: Set<String> = []
         for a in attacks {
             guard attackNames.insert(a.name).inserted else {
@@ -181,9 +184,14 @@ public struct ReportSpec: Sendable {
     /// Default `reports/<pipeline name>`.
     public var directory: String
     public var title: String
+    /// The model every defense is compared with image by image (`reference`; default: the first PAT model).
+    public var reference: String?
+    var line: Int?
     init(_ f: YAMLFields?, pipelineName: String) throws {
         directory = try f?.string("directory") ?? "reports/\(pipelineName)"
         title = try f?.string("title") ?? "atalp report: \(pipelineName)"
+        reference = try f?.string("reference")
+        line = f?.line
         try f?.finish()
     }
 }

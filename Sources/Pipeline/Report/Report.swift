@@ -25,6 +25,8 @@ public struct Report: Sendable {
     public var notes: [String]
     /// The activation analysis (Table 2, Figures 4 and 6), whose files lie under `analysis/`.
     public var analysis: AnalysisSection?
+    /// The model every other defense is compared with, image by image (default: the first PAT row).
+    public var reference: String?
 
     public struct AnalysisSection: Sendable {
         /// `analysis/analysis.md`: its links are relative to `analysis/`.
@@ -52,7 +54,7 @@ public struct Report: Sendable {
             + "td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}th{background:#eee}td:first-child{text-align:left}"
             + ".warn{color:#a00}.charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>\n"
             + "<h1>\(escape(title))</h1>\n<p>\(notes.map(escape).joined(separator: "<br>"))</p>\n"
-        var table1CSV = "attack,model,defense,threat_model,epsilon,iterations,accuracy,clean_accuracy\n"
+        var table1CSV = "attack,model,defense,threat_model,epsilon,iterations,accuracy,clean_accuracy,examples,ci95_low,ci95_high\n"
         var resultsCSV = "attack,model,defense,threat_model,epsilon,step_size,restarts,examples,iterations,accuracy\n"
         for attack in attacks {
             let rows = self.rows.filter { $0.attack == attack }
@@ -60,24 +62,27 @@ public struct Report: Sendable {
             // Table 1
             markdown += "## Table 1 — \(attack): accuracy (%) after the full attack\n\n"
             let iterations = rows.flatMap { $0.evaluations.map { $0.iterations.last ?? 0 } }.max() ?? 0
-            markdown += "Top-1 accuracy on adversarial test images, \(iterations) iterations; rows: defenses, columns: threat model × ε.\n\n"
+            let examples = rows.flatMap { $0.evaluations.map(\.examples) }.max() ?? 0
+            markdown += "Top-1 accuracy on adversarial test images, \(iterations) iterations; rows: defenses, columns: threat model × ε. "
+                + "Each cell: accuracy and its 95 % Wilson interval over the \(examples) test images (one training seed: the interval is "
+                + "the test-set sampling error only).\n\n"
             markdown += "| defense | clean | " + columns.map { "\($0.threat.rawValue) ε=\(format($0.epsilon))" }.joined(separator: " | ") + " |\n"
             markdown += "|---|---:|" + String(repeating: "---:|", count: columns.count) + "\n"
             html += "<h2>Table 1 — \(escape(attack)): accuracy (%) after the full attack (\(iterations) iterations)</h2>\n<table><tr><th>defense</th><th>clean</th>"
                 + columns.map { "<th>\($0.threat.rawValue)<br>ε=\(format($0.epsilon))</th>" }.joined() + "</tr>\n"
             for row in rows {
-                let clean = row.evaluations.first?.cleanAccuracy
                 var cells: [String] = []
                 for column in columns {
                     let e = row.evaluations.first { $0.threatModel == column.threat && $0.epsilon == column.epsilon }
-                    cells.append(e.map { percent($0.finalAccuracy) } ?? "–")
+                    cells.append(e.map { withInterval($0.finalAccuracy, $0.finalInterval) } ?? "–")
                     if let e {
                         table1CSV += "\(csv(attack)),\(csv(row.model)),\(csv(row.defense)),\(e.threatModel.rawValue),\(format(e.epsilon)),"
-                            + "\(e.iterations.last ?? 0),\(e.finalAccuracy),\(e.cleanAccuracy)\n"
+                            + "\(e.iterations.last ?? 0),\(e.finalAccuracy),\(e.cleanAccuracy),\(e.examples),\(e.finalInterval.low),\(e.finalInterval.high)\n"
                     }
                 }
-                markdown += "| \(row.label) | \(clean.map(percent) ?? "–") | " + cells.joined(separator: " | ") + " |\n"
-                html += "<tr><td>\(escape(row.label))</td><td>\(clean.map(percent) ?? "–")</td>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
+                let cleanCell = row.evaluations.first.map { withInterval($0.cleanAccuracy, .wilson(proportion: Double($0.cleanAccuracy), trials: $0.examples)) }
+                markdown += "| \(row.label) | \(cleanCell ?? "–") | " + cells.joined(separator: " | ") + " |\n"
+                html += "<tr><td>\(escape(row.label))</td><td>\(cleanCell ?? "–")</td>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
                 for e in row.evaluations {
                     for (k, a) in zip(e.iterations, e.accuracies) {
                         resultsCSV += "\(csv(attack)),\(csv(row.model)),\(csv(row.defense)),\(e.threatModel.rawValue),\(format(e.epsilon)),"
@@ -87,16 +92,25 @@ public struct Report: Sendable {
             }
             markdown += "\n"
             html += "</table>\n"
+            let comparison = PairedComparisons(rows: rows, columns: columns, reference: reference)
+            markdown += comparison.markdown(attack: attack)
+            html += MarkdownPage.html(comparison.markdown(attack: attack))
             // Figure 3
             markdown += "## Figure 3 — \(attack): accuracy against attack iterations\n\n"
             html += "<h2>Figure 3 — \(escape(attack)): accuracy against attack iterations</h2>\n<div class=\"charts\">\n"
             for column in columns {
                 let name = "figure3-\(attack)-\(column.threat.rawValue)-eps\(format(column.epsilon)).svg"
-                let lines = rows.compactMap { row -> (String, [(Int, Float)])? in
-                    guard let e = row.evaluations.first(where: { $0.threatModel == column.threat && $0.epsilon == column.epsilon }) else { return nil }
-                    return (row.label, Array(zip(e.iterations, e.accuracies)))
+                let matching = rows.compactMap { row in
+                    row.evaluations.first(where: { $0.threatModel == column.threat && $0.epsilon == column.epsilon }).map { (row.label, $0) }
                 }
-                let svg = Self.chart(title: "\(column.threat.rawValue), ε = \(format(column.epsilon))", lines: lines)
+                let lines = matching.map { ($0.0, Array(zip($0.1.iterations, $0.1.accuracies))) }
+                let bands = matching.map { _, e in
+                    e.accuracies.map { a -> (Float, Float) in
+                        let ci = ConfidenceInterval.wilson(proportion: Double(a), trials: e.examples)
+                        return (Float(ci.low), Float(ci.high))
+                    }
+                }
+                let svg = Self.chart(title: "\(column.threat.rawValue), ε = \(format(column.epsilon))", lines: lines, bands: bands)
                 files[name] = svg
                 markdown += "![\(column.threat.rawValue) ε=\(format(column.epsilon))](\(name))\n"
                 html += "<div>\(svg)</div>\n"
@@ -120,7 +134,12 @@ public struct Report: Sendable {
         // Gradient-masking verdict: PGD's white-box number against an attack ensemble's, per model and ε.
         let verdicts = self.verdicts()
         if !verdicts.isEmpty {
-            markdown += "## Gradient-masking verdict\n\n" + verdicts.map { "- \($0.severity == .ok ? "" : "**")\($0.message)\($0.severity == .ok ? "" : "**")" }.joined(separator: "\n") + "\n\n"
+            let examples = rows.flatMap { $0.evaluations.map(\.examples) }.max() ?? 0
+            markdown += "## Gradient-masking verdict\n\n"
+                + "On \(examples) test images: a gap of 3 points has a sampling error of its own "
+                + String(format: "(the 95 %% Wilson half-width of a 50 %% accuracy is %.1f points).\n\n",
+                         100 * (ConfidenceInterval.wilson(proportion: 0.5, trials: max(examples, 1)).high - 0.5))
+                + verdicts.map { "- \($0.severity == .ok ? "" : "**")\($0.message)\($0.severity == .ok ? "" : "**")" }.joined(separator: "\n") + "\n\n"
             html += "<h2>Gradient-masking verdict</h2><ul>" + verdicts.map { "<li\($0.severity == .ok ? "" : " class=\"warn\"")>\(escape($0.message))</li>" }.joined() + "</ul>\n"
         }
         if let analysis {
@@ -174,7 +193,9 @@ public struct Report: Sendable {
     }
 
     /// An SVG line chart: accuracy (0–100 %) against iterations, one line and legend entry per series.
-    static func chart(title: String, lines: [(String, [(Int, Float)])], width: Double = 420, height: Double = 300) -> String {
+    /// `bands[i][j]`, when given: the 95 % interval (low, high) of line i's point j, drawn as a shaded band.
+    static func chart(title: String, lines: [(String, [(Int, Float)])], bands: [[(Float, Float)]] = [], width: Double = 420,
+                      height: Double = 300) -> String {
         let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
         let left = 48.0, right = 130.0, top = 28.0, bottom = 40.0
         let plotW = width - left - right, plotH = height - top - bottom
@@ -197,6 +218,11 @@ public struct Report: Sendable {
         s += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(top + plotH))\" stroke=\"#333\"/>\n"
         s += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\">PGD iterations</text>\n"
         s += "<text transform=\"translate(12 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">accuracy (%)</text>\n"
+        for (i, line) in lines.enumerated() where i < bands.count && bands[i].count == line.1.count {
+            let upper = zip(line.1, bands[i]).map { "\(f(x($0.0.0))),\(f(y($0.1.1)))" }
+            let lower = zip(line.1, bands[i]).reversed().map { "\(f(x($0.0.0))),\(f(y($0.1.0)))" }
+            s += "<polygon fill=\"\(colors[i % colors.count])\" fill-opacity=\"0.12\" stroke=\"none\" points=\"\((upper + lower).joined(separator: " "))\"/>\n"
+        }
         for (i, line) in lines.enumerated() {
             let color = colors[i % colors.count]
             let points = line.1.map { "\(f(x($0.0))),\(f(y($0.1)))" }.joined(separator: " ")
@@ -213,6 +239,10 @@ public struct Report: Sendable {
 private func f(_ v: Double) -> String { String(format: "%.1f", v) }
 func format(_ x: Float) -> String { String(format: "%g", Double(x)) }
 func percent(_ x: Float) -> String { String(format: "%.1f", Double(100 * x)) }
+/// "63.5 (56.6–69.9)": an accuracy and its interval, in percent.
+func withInterval(_ x: Float, _ ci: ConfidenceInterval) -> String {
+    String(format: "%.1f (%.1f–%.1f)", Double(100 * x), 100 * ci.low, 100 * ci.high)
+}
 func escape(_ s: String) -> String {
     s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
         .replacingOccurrences(of: "\"", with: "&quot;")

@@ -12,7 +12,7 @@ import Tensors
 /// | output | kind | what |
 /// |---|---|---|
 /// | `clean` | `activation-stats` | attention maps of every group for the first N clean test images, their key-region masks, predictions, and the figure images' inputs |
-/// | `<threat>@<ε>` (`white-box@0.1`, …) | `activation-stats` | the same for the adversarial set of that threat model and ε, after the attack's longest run |
+/// | `<threat>@<ε>` (`white-box@0.1`, …) | `activation-stats` | the same for the adversarial set of that threat model and ε, after the attack's longest run (its `images`: the transfer set, i.e. the final PGD iterate by default, for every threat model) |
 /// | `landscape` | `loss-landscape` | loss(x + a·sign(∇x loss) + b·Rademacher) on a grid, for the landscape images |
 ///
 /// Layouts: `ActivationStatistics` and `LossLandscape` (module Analysis). Randomised defenses: a

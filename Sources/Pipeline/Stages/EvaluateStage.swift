@@ -8,7 +8,7 @@ import Tensors
 /// evaluate: a target checkpoint + the adversarial sets of one attack (every threat model and ε) →
 /// an evaluation artifact.
 ///
-/// Evaluation layout (kind `evaluation`, format 1):
+/// Evaluation layout (kind `evaluation`, format 2):
 ///
 /// | path | type | shape | meaning |
 /// |---|---|---|---|
@@ -16,6 +16,8 @@ import Tensors
 /// | `epsilons` | float32 | R | ε of each row |
 /// | `iterations` | int64 | K | iteration counts |
 /// | `clean_accuracy` | float32 | scalar | accuracy on the same (clean) test images |
+/// | `per_image` | float32 | R×K×N | per row, count and test image: the share of the target's inference draws that classify the adversarial image correctly (1 or 0 for a deterministic target); the mean over N is `accuracy` |
+/// | `clean_per_image` | float32 | N | the same on the clean images |
 ///
 /// Attributes: `threat_models` (string array, one per row), `evaluations` (JSON: the rows as
 /// Robustness `AttackEvaluation`s), `sanity_checks` (JSON: `SanityCheck`s on them, the signs of
@@ -24,7 +26,9 @@ import Tensors
 enum EvaluateStage {
     /// 2: randomised targets are scored by the mean accuracy over inference draws.
     /// 3: white-box rows score `white_box_images`, transfer rows the transfer set (adversarial-set format 2).
-    static let version = 3
+    /// 4: per-image outcomes (`per_image`, `clean_per_image`; evaluation format 2).
+    static let version = 4
+    static let formatVersion = 2
 
     /// `evaluate:<model>:<attack>`: the target's checkpoint and every set the attack made against it
     /// (input roles `<threat>@<ε>`); key: batch_size, examples, step_size, restarts.
@@ -46,19 +50,19 @@ enum EvaluateStage {
         let clean = data.test.prefix(attack.examples).labeled
         // A randomised target's accuracy is the mean over `inference_draws` random draws (the same
         // draws for every set, so rows differ only by their images); a deterministic target's, one pass.
-        func accuracy(_ images: LabeledImages) -> Float {
-            evaluateRandomizedAccuracy(target, on: images, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize).mean
+        func accuracy(_ images: LabeledImages) -> (accuracy: Float, perExample: [Float]) {
+            evaluatePerExample(target, on: images, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize)
         }
-        let cleanAccuracy = accuracy(clean)
+        let (cleanAccuracy, cleanPerImage) = accuracy(clean)
         // White-box: the first success per example (a deterministic target then scores exactly the
         // attack's own bookkeeping). A randomised target was fooled by a first success on one draw
         // only, so the attacker, who knows the model, hands over whichever of its two sets (first
         // success or final iterate) lowers the mean accuracy over draws more. Transfer: the transfer set.
-        func score(_ set: GenerateStage.AdversarialSet, _ k: Int, _ threat: ThreatModel) -> Float {
+        func score(_ set: GenerateStage.AdversarialSet, _ k: Int, _ threat: ThreatModel) -> (accuracy: Float, perExample: [Float]) {
             let transfer = LabeledImages(images: set.images(afterRun: k), labels: set.labels)
             guard threat == .whiteBox, set.whiteBoxImages != nil else { return accuracy(transfer) }
             return evaluateWhiteBox(target, evidence: LabeledImages(images: set.whiteBoxImages(afterRun: k), labels: set.labels),
-                                    finalIterate: transfer, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize).accuracy
+                                    finalIterate: transfer, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize)
         }
         var evaluations: [AttackEvaluation] = []
         var stagesByRow: [String: [EnsembleResult.Stage]] = [:]
@@ -72,13 +76,12 @@ enum EvaluateStage {
                     stagesByRow[role] = try JSONDecoder().decode([EnsembleResult.Stage].self, from: Foundation.Data(stagesJSON.utf8))
                 }
                 let n = set.labels.count, counts = set.iterations
-                var accuracies: [Float] = []
-                for k in counts.indices {
-                    accuracies.append(score(set, k, threat))
-                }
+                let scored = counts.indices.map { score(set, $0, threat) }
+                let accuracies = scored.map(\.accuracy)
                 evaluations.append(AttackEvaluation(threatModel: threat, epsilon: Float(epsilon), stepSize: Float(attack.stepSize(epsilon: epsilon)),
                                                     restarts: attack.restarts, iterations: counts, accuracies: accuracies,
-                                                    cleanAccuracy: cleanAccuracy, examples: n))
+                                                    cleanAccuracy: cleanAccuracy, examples: n, perImage: scored.map(\.perExample),
+                                                    cleanPerImage: Array(cleanPerImage.prefix(n))))
                 run.progress.line(String(format: "%@: %@ ε=%g: %.1f%% after %d iterations (clean %.1f%%)", run.node, threat.rawValue, epsilon,
                                          100 * (accuracies.last ?? 0), counts.last ?? 0, 100 * cleanAccuracy))
             }
@@ -86,11 +89,14 @@ enum EvaluateStage {
         let checks = SanityChecks.run(evaluations, classes: data.test.classNames.count)
         for warning in SanityChecks.warnings(checks) { run.progress.line("\(run.node): \(warning)") }
         let k = attack.iterations.count
-        let id = try run.store.put(run.metadata(kind: "evaluation")) { w in
+        let id = try run.store.put(run.metadata(kind: "evaluation", formatVersion: formatVersion)) { w in
             try w.write("accuracy", float32: evaluations.flatMap(\.accuracies), shape: [evaluations.count, k])
             try w.write("epsilons", float32: evaluations.map(\.epsilon), shape: [evaluations.count])
             try w.write("iterations", int64: attack.iterations.map(Int64.init), shape: [k])
             try w.write("clean_accuracy", float32: [cleanAccuracy], shape: [])
+            let n = evaluations.first?.examples ?? 0
+            try w.write("per_image", float32: evaluations.flatMap { $0.perImage!.flatMap { $0 } }, shape: [evaluations.count, k, n])
+            try w.write("clean_per_image", float32: Array(cleanPerImage.prefix(n)), shape: [n])
             try w.setAttribute("threat_models", .strings(evaluations.map(\.threatModel.rawValue)))
             try w.setAttribute("evaluations", .string(canonicalJSON(evaluations)))
             try w.setAttribute("sanity_checks", .string(canonicalJSON(checks)))
@@ -108,7 +114,18 @@ enum EvaluateStage {
             let c = try decoder.decode([SanityCheck].self, from: Foundation.Data((try r.attribute("sanity_checks")?.stringValue ?? "[]").utf8))
             let s = try decoder.decode([String: [EnsembleResult.Stage]].self,
                                        from: Foundation.Data((try r.attribute("attack_stages")?.stringValue ?? "{}").utf8))
-            return (e, c, s)
+            // Per-image outcomes (format 2 on): R×K×N and N.
+            guard r.contains("per_image"), r.contains("clean_per_image") else { return (e, c, s) }
+            let shape = try r.shape(of: "per_image"), values = try r.readFloat32("per_image"), clean = try r.readFloat32("clean_per_image")
+            guard shape.count == 3, shape[0] == e.count else { return (e, c, s) }
+            let (k, n) = (shape[1], shape[2])
+            let withImages = e.enumerated().map { row, evaluation in
+                var evaluation = evaluation
+                evaluation.perImage = (0..<k).map { j in Array(values[(row * k + j) * n..<(row * k + j + 1) * n]) }
+                evaluation.cleanPerImage = clean
+                return evaluation
+            }
+            return (withImages, c, s)
         }
     }
 }

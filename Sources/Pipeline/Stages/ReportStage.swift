@@ -8,10 +8,11 @@ import Store
 enum ReportStage {
     /// 2: the activation analysis (Table 2, Figures 4 and 6) under `analysis/`; files are bytes.
     /// 3: the verdict sets the strongest PGD against the ensemble's evaluated accuracy.
-    static let version = 3
+    /// 4: intervals on every accuracy, paired comparisons with a reference defense, bands in Figure 3.
+    static let version = 4
 
     /// `report`: every evaluation (inputs `<model>/<attack>`) and analysis output (`analysis/…`); key:
-    /// title, rows, notes.
+    /// title, rows, notes, reference.
     static func node(_ p: PipelineDefinition, evaluations: [(model: ModelSpec, attack: AttackSpec, node: String)],
                      analyses: [String: (node: String, output: String)]) -> StageNode {
         var inputs = analyses
@@ -33,11 +34,14 @@ enum ReportStage {
             + p.attacks.map { "attack \($0.name) uses each model's \($0.checkpoint) checkpoint" }
         let order = evaluations.map { (model: $0.model, attack: $0.attack.name) }
         return StageNode(name: "report", stage: "report", version: version,
-                         parameters: ["title": .string(title), "rows": .array(rows), "notes": .array(notes.map { .string($0) })],
-                         inputs: inputs, outputs: ["report"]) { try run(title: title, pipeline: name, notes: notes, rows: order, $0) }
+                         parameters: ["title": .string(title), "rows": .array(rows), "notes": .array(notes.map { .string($0) }),
+                                      "reference": p.report.reference.map { .string($0) } ?? .null],
+                         inputs: inputs, outputs: ["report"]) {
+            try run(title: title, pipeline: name, notes: notes, reference: p.report.reference, rows: order, $0)
+        }
     }
 
-    static func run(title: String, pipeline: String, notes: [String], rows: [(model: ModelSpec, attack: String)],
+    static func run(title: String, pipeline: String, notes: [String], reference: String?, rows: [(model: ModelSpec, attack: String)],
                     _ run: StageRun) throws -> [String: ArtifactID] {
         var reportRows: [Report.Row] = []
         for row in rows {
@@ -47,6 +51,7 @@ enum ReportStage {
         }
         let analysis = try self.analysis(run)
         var report = Report(title: title, pipeline: pipeline, rows: reportRows, notes: notes)
+        report.reference = reference
         report.analysis = analysis.map { Report.AnalysisSection(markdown: $0.markdown, keyRegionTable: $0.table) }
         var files = report.files().mapValues { Array($0.utf8) }
         for (name, bytes) in analysis?.files ?? [:] { files["analysis/" + name] = bytes }

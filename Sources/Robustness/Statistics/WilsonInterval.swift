@@ -18,19 +18,25 @@ public struct ConfidenceInterval: Codable, Hashable, Sendable {
     ///
     /// Agrees with SciPy's `binomtest(k, n).proportion_ci(method="wilson")`. Zero trials give [0, 1].
     public static func wilson(successes k: Int, trials n: Int, level: Double = 0.95) -> ConfidenceInterval {
-        precondition(k >= 0 && k <= n && level > 0 && level < 1, "wilson: need 0 ≤ successes ≤ trials and a level in (0, 1)")
+        precondition(k >= 0 && k <= n, "wilson: need 0 ≤ successes ≤ trials")
+        return wilson(proportion: n == 0 ? 0 : Double(k) / Double(n), trials: n, level: level)
+    }
+
+    /// The Wilson interval for an observed proportion of `trials` (k = proportion·trials, which need
+    /// not be whole: a randomised model's accuracy averaged over draws).
+    public static func wilson(proportion: Double, trials n: Int, level: Double = 0.95) -> ConfidenceInterval {
+        precondition(proportion >= 0 && proportion <= 1 && level > 0 && level < 1, "wilson: proportion in [0, 1], level in (0, 1)")
         guard n > 0 else { return ConfidenceInterval(low: 0, high: 1, level: level) }
-        let z = normalQuantile((1 + level) / 2), nn = Double(n), p = Double(k) / nn
+        let z = normalQuantile((1 + level) / 2), nn = Double(n), p = proportion
         let centre = p + z * z / (2 * nn), spread = z * (p * (1 - p) / nn + z * z / (4 * nn * nn)).squareRoot()
         let denominator = 1 + z * z / nn
-        // At 0 and n successes the bounds are exactly 0 and 1 (rounding would leave ±1e-17).
-        return ConfidenceInterval(low: k == 0 ? 0 : (centre - spread) / denominator,
-                                  high: k == n ? 1 : (centre + spread) / denominator, level: level)
+        return ConfidenceInterval(low: p == 0 ? 0 : max(0, (centre - spread) / denominator),
+                                  high: p == 1 ? 1 : min(1, (centre + spread) / denominator), level: level)
     }
 }
 
-/// The standard normal quantile Φ⁻¹(p), p ∈ (0, 1): bisection on Φ(x) = erfc(−x/√2)/2 to machine
-/// precision (60 halvings of [−40, 40]); exact enough for intervals and simple enough to check.
+/// The standard normal quantile Φ⁻¹(p), p ∈ (0, 1): bisection of [−40, 40] on Φ(x) = erfc(−x/√2)/2
+/// until the bracket is under 1e-15; exact enough for intervals and simple enough to check.
 public func normalQuantile(_ p: Double) -> Double {
     precondition(p > 0 && p < 1, "normalQuantile needs p in (0, 1)")
     var low = -40.0, high = 40.0
