@@ -101,6 +101,8 @@ final class PipelineFileTests: XCTestCase {
         let flat = tinyPipeline.replacingOccurrences(of: "  attack: {epsilon: 0.1, step_size: 0.05, iterations: 2}", with: "  epsilon: 0.1")
         XCTAssertEqual(message(flat), "p.yaml:12: defense.epsilon: unknown key 'epsilon' (expected one of: alpha, attack, attention_exponent, "
                        + "attention_groups, attention_norm, beta, clean_loss_weight, detach_clean, kind)")
+        let name = tinyPipeline.replacingOccurrences(of: "  - name: atalp\n", with: "  - name: at alp\n")
+        XCTAssertEqual(message(name), "p.yaml:18: models[1].name: a model name may hold letters, digits, '-', '_', '+' and '.' only")
         let typo = tinyPipeline.replacingOccurrences(of: "iterations: 2}", with: "iteration: 2}")
         XCTAssertTrue(message(typo).hasPrefix("p.yaml:12: defense.attack.iteration: unknown key 'iteration'"), message(typo))
     }

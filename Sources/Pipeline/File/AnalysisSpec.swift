@@ -15,10 +15,7 @@ public struct AnalysisSpec: Sendable {
 
     init(_ f: YAMLFields) throws {
         line = f.line
-        name = try f.required("name", f.string)
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw f.error("name", "an analysis name may hold letters, digits, '-', '_' and '.' only")
-        }
+        name = try f.name(of: "an analysis")
         let kind = try f.required("kind", f.string)
         guard kind == ActivationAnalysisSpec.kind else {
             throw f.error("kind", "unknown analysis kind '\(kind)' (expected one of: \(ActivationAnalysisSpec.kind))")

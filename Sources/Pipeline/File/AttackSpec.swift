@@ -45,10 +45,7 @@ public struct AttackSpec: Sendable {
 
     init(_ f: YAMLFields) throws {
         line = f.line
-        name = try f.required("name", f.string)
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw f.error("name", "an attack name may hold letters, digits, '-', '_' and '.' only")
-        }
+        name = try f.name(of: "an attack")
         kind = try f.choice("kind", Kind.self) ?? .pgd
         let threats = Dictionary(uniqueKeysWithValues: ThreatModel.allCases.map { ($0.rawValue, $0) })
         threatModels = try (f.strings("threat_models") ?? ["white-box"]).map { text in

@@ -29,10 +29,7 @@ public struct ModelSpec: Sendable {
 
     init(_ f: YAMLFields, training defaults: TrainingSpec, defenseDefaults: YAMLFields?) throws {
         line = f.line
-        name = try f.required("name", f.string)
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.+".contains($0) }) else {
-            throw f.error("name", "a model name may hold letters, digits, '-', '_', '+' and '.' only")
-        }
+        name = try f.name(of: "a model", symbols: "-_+.")
         label = try f.string("label") ?? name
         architecture = try f.required("architecture", f.string)
         guard (try? ResNetConfiguration.named(architecture, inputChannels: 1, classes: 2)) != nil else {

@@ -57,10 +57,7 @@ public struct PipelineDefinition: Sendable {
         }
         let top = try YAMLFields(root, file: file, path: "")
         let fallbackName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
-        let name = try top.string("name") ?? fallbackName
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw top.error("name", "a pipeline name may hold letters, digits, '-', '_' and '.' only")
-        }
+        let name = try top.name(of: "a pipeline", fallback: fallbackName)
         let data = try DataSpec(try top.required("data", top.fields))
         let trainingDefaults = try top.fields("training")
         let training = try TrainingSpec(trainingDefaults, over: TrainingSpec())

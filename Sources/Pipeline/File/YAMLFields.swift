@@ -117,6 +117,17 @@ final class YAMLFields: SettingsReader {
 
     func nested(_ key: String) throws -> (any SettingsReader)? { try fields(key) }
 
+    /// A name (of the pipeline, a model, an attack, an analysis): letters, digits and `symbols` only,
+    /// since names become stage names, file names and keys. Required unless `fallback` is given.
+    func name(of what: String, symbols: String = "-_.", fallback: String? = nil) throws -> String {
+        let name = try fallback.map { try string("name") ?? $0 } ?? required("name", string)
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || symbols.contains($0) }) else {
+            let listed = symbols.map { "'\($0)'" }
+            throw error("name", "\(what) name may hold letters, digits, \(listed.dropLast().joined(separator: ", ")) and \(listed.last!) only")
+        }
+        return name
+    }
+
     /// One of `choices`, by its spelling in the file.
     func choice<T>(_ key: String, _ choices: [String: T]) throws -> T? {
         guard let text = try string(key) else { return nil }
