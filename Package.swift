@@ -25,7 +25,7 @@ let package = Package(
     ],
     targets: [
         // Public API
-        .target(name: "Tensors", dependencies: ["CBLAS"]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "Autodiff", dependencies: ["Tensors"]),
         .target(name: "NN", dependencies: ["Autodiff", "Store"]),
         .target(name: "Robustness", dependencies: ["NN"]),
@@ -42,6 +42,7 @@ let package = Package(
 
         // Implementation details: system libraries
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),   // oneDNN 2.6 ships no .pc file
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
