@@ -124,3 +124,11 @@ final class DNNLBackendTests: XCTestCase {
         }
     }
 }
+
+extension DNNLBackendTests {
+    /// The suite can run on either backend (`ATALP_BACKEND=onednn swift test …`): check it is the one asked for.
+    func testTensorBackendFollowsTheEnvironment() {
+        XCTAssertEqual(Tensor.backend is DNNLBackend, BackendKind.current == .onednn)
+        XCTAssertEqual(Tensor.backend is CPUBackend, BackendKind.current == .reference)
+    }
+}
