@@ -27,7 +27,7 @@ let package = Package(
     ],
     targets: [
         // Public API
-        .target(name: "Tensors", dependencies: ["CBLAS", "Randomness"]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CDNNL", "Randomness"]),
         .target(name: "Autodiff", dependencies: ["Tensors"]),
         .target(name: "NN", dependencies: ["Autodiff", "Store"]),
         .target(name: "Robustness", dependencies: ["NN", "Store"]),
@@ -45,6 +45,7 @@ let package = Package(
         // Implementation details: the one seeded generator (shared by Tensors, Data and Store); system libraries
         .target(name: "Randomness"),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),   // oneDNN 2.6 ships no .pc file
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libopenblas-dev libhdf5-dev hdf5-tools libjpeg-dev libpng-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+packages=(libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools libjpeg-dev libpng-dev zlib1g-dev pkg-config dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

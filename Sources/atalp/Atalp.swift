@@ -1,4 +1,5 @@
 import ArgumentParser
+import Tensors
 
 /// The atalp command-line tool: every subcommand is one verb of the pipeline or the store.
 @main
@@ -8,4 +9,9 @@ struct Atalp: ParsableCommand {
         abstract: "Adversarial robustness with attention and adversarial logit pairing (AT+ALP).",
         subcommands: [RunCommand.self, StatusCommand.self, ReportCommand.self, TrainCommand.self, EvaluateCommand.self, BenchCommand.self, IngestCommand.self, PreprocessCommand.self, StoreCommand.self, AnalyzeCommand.self]
     )
+
+    static func main() {
+        OpenMPWaitPolicy.restartPassiveIfNeeded()
+        main(nil)
+    }
 }

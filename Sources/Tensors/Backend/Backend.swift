@@ -28,8 +28,8 @@ public protocol Backend: Sendable {
 }
 
 extension Tensor {
-    /// The backend every op uses. One place to change when another backend arrives.
-    public static let backend: any Backend = CPUBackend()
+    /// The backend every op uses: `ATALP_BACKEND` (`reference` or `onednn`, see `BackendKind`).
+    public static let backend: any Backend = BackendKind.current.make()
 }
 
 /// Kernel size, stride and zero padding of a convolution or pooling window.

@@ -56,10 +56,11 @@ struct BenchCommand: ParsableCommand {
         let rate = machineSgemmRate()
         let sgemm = max(rate.threaded, rate.perCore)
         if json {
-            print(#"{"sgemm_gflops_threaded":\#(rate.threaded),"sgemm_gflops_per_core_sum":\#(rate.perCore),"threads":\#(Parallel.threadCount)}"#)
+            print(#"{"sgemm_gflops_threaded":\#(rate.threaded),"sgemm_gflops_per_core_sum":\#(rate.perCore),"threads":\#(Parallel.threadCount),"backend":"\#(BackendKind.current.rawValue)"}"#)
         } else {
             print(String(format: "machine: %d threads; sgemm 2048³: %.1f GFLOP/s (OpenBLAS threaded), %.1f GFLOP/s (one single-threaded product per core)",
                          Parallel.threadCount, rate.threaded, rate.perCore))
+            print("backend: \(BackendKind.current.rawValue) (ATALP_BACKEND); workers: \(Parallel.pool.rawValue) pool, OMP_WAIT_POLICY=\(ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "unset")")
             print("network   input     workload     atalp img/s  peak MiB" + (peer ? "   torch img/s  peak MiB   atalp/torch" : ""))
         }
         for net in networks {
@@ -97,7 +98,7 @@ struct BenchCommand: ParsableCommand {
         }
         var bench = BenchCase(network: net, workload: wl, batch: batch)
         let speed = bench.measure(minimumIterations: iterations, minimumSeconds: minTime)
-        print(#"{"framework":"atalp","network":"\#(net.rawValue)","input":"\#(net.inputName)","batch":\#(batch),"workload":"\#(wl.rawValue)","images_per_second":\#(speed),"peak_rss_bytes":\#(peakResidentBytes()),"threads":\#(Parallel.threadCount)}"#)
+        print(#"{"framework":"atalp","network":"\#(net.rawValue)","input":"\#(net.inputName)","batch":\#(batch),"workload":"\#(wl.rawValue)","images_per_second":\#(speed),"peak_rss_bytes":\#(peakResidentBytes()),"threads":\#(Parallel.threadCount),"backend":"\#(BackendKind.current.rawValue)"}"#)
     }
 
     private func printProfile(_ net: BenchNetwork, _ wl: BenchWorkload, sgemm: Double) {
@@ -151,14 +152,16 @@ struct BenchCommand: ParsableCommand {
         }
         return try parse(try capture("/usr/bin/env", ["python3", peerScript, "--json", "--network", net.rawValue, "--workload", wl.rawValue,
                                                       "--batch", "\(batch)", "--iterations", "\(iterations)", "--min-time", "\(minTime)",
-                                                      "--threads", "\(Parallel.threadCount)", "--layout", peerLayout]),
+                                                      "--threads", "\(Parallel.threadCount)", "--layout", peerLayout],
+                                     environment: OpenMPWaitPolicy.userEnvironment),
                          from: "the PyTorch peer")
     }
 }
 
 /// Runs a program and returns its standard output; a non-zero exit is an error with its output.
-func capture(_ executable: String, _ arguments: [String]) throws -> String {
+func capture(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
     let process = Process()
+    if let environment { process.environment = environment }
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     let pipe = Pipe()
