@@ -131,12 +131,12 @@ public enum PGD {
         var broken = [Bool](repeating: false, count: n)
         var bestLoss = [Float](repeating: -.infinity, count: n)
         var robustAfter = Dictionary(uniqueKeysWithValues: recorded.map { ($0, [Bool](repeating: true, count: n)) })
-        // Per recorded k: the first fooling iterate (white-box), and the transfer image with its loss.
+        // Per recorded k: the first fooling iterate (white-box), and the max-loss image with its loss.
         var whiteBoxAfter = Dictionary(uniqueKeysWithValues: recorded.map { ($0, x) })
-        var transferAfter = Dictionary(uniqueKeysWithValues: recorded.map { ($0, x) })
-        var transferLoss = Dictionary(uniqueKeysWithValues: recorded.map { ($0, [Float](repeating: -.infinity, count: n)) })
-        var finalLoss = transferLoss                            // loss of the final-iterate image at k
-        var finalAfter = transferAfter                          // the final-iterate image at k
+        var maxLossAfter = Dictionary(uniqueKeysWithValues: recorded.map { ($0, x) })
+        var maxLoss = Dictionary(uniqueKeysWithValues: recorded.map { ($0, [Float](repeating: -.infinity, count: n)) })
+        var finalLoss = maxLoss                            // loss of the final-iterate image at k
+        var finalAfter = maxLossAfter                          // the final-iterate image at k
 
         for _ in 0..<c.restarts {
             var adv = start(x, c, lower: lower, upper: upper, rng: &rng)
@@ -171,9 +171,9 @@ public enum PGD {
                             finalLoss[k]![i] = losses[i]
                             copyRow(i, of: adv, into: &finalAfter[k]!, inner: inner)
                         }
-                        if runBestLoss[i] > transferLoss[k]![i] {
-                            transferLoss[k]![i] = runBestLoss[i]
-                            copyRow(i, of: runBest, into: &transferAfter[k]!, inner: inner)
+                        if runBestLoss[i] > maxLoss[k]![i] {
+                            maxLoss[k]![i] = runBestLoss[i]
+                            copyRow(i, of: runBest, into: &maxLossAfter[k]!, inner: inner)
                         }
                         // The first restart to fool example i within k iterations supplies its evidence.
                         if brokenThisRun[i] && robustAfter[k]![i] {
@@ -202,7 +202,7 @@ public enum PGD {
         let transfer: [Int: Tensor]
         switch transferRule {
         case .finalIterate: transfer = finalAfter
-        case .maxLoss: transfer = transferAfter
+        case .maxLoss: transfer = maxLossAfter
         case .firstSuccess: transfer = whiteBoxAfter
         }
         return AttackResult(adversarial: best, robustAfter: robustAfter, robust: broken.map { !$0 },
