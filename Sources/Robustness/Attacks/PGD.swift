@@ -137,6 +137,7 @@ public enum PGD {
         var maxLoss = Dictionary(uniqueKeysWithValues: recorded.map { ($0, [Float](repeating: -.infinity, count: n)) })
         var finalLoss = maxLoss                            // loss of the final-iterate image at k
         var finalAfter = maxLossAfter                          // the final-iterate image at k
+        let tracksMaxLoss = transferRule == .maxLoss            // the max-loss images cost a copy per improvement
 
         for _ in 0..<c.restarts {
             var adv = start(x, c, lower: lower, upper: upper, rng: &rng)
@@ -152,7 +153,7 @@ public enum PGD {
                 let losses = crossEntropyPerExample(logits: logits.value, labels: labels).map { direction * $0 }
                 // Record what iterate k achieves before stepping on to k + 1.
                 for i in 0..<n {
-                    if losses[i] > runBestLoss[i] {
+                    if tracksMaxLoss && losses[i] > runBestLoss[i] {
                         runBestLoss[i] = losses[i]
                         copyRow(i, of: adv, into: &runBest, inner: inner)
                     }
@@ -171,7 +172,7 @@ public enum PGD {
                             finalLoss[k]![i] = losses[i]
                             copyRow(i, of: adv, into: &finalAfter[k]!, inner: inner)
                         }
-                        if runBestLoss[i] > maxLoss[k]![i] {
+                        if tracksMaxLoss && runBestLoss[i] > maxLoss[k]![i] {
                             maxLoss[k]![i] = runBestLoss[i]
                             copyRow(i, of: runBest, into: &maxLossAfter[k]!, inner: inner)
                         }
