@@ -204,7 +204,8 @@ public struct Report: Sendable {
                     .min { $0.1.finalAccuracy < $1.1.finalAccuracy }
                 guard let (attack, evaluation) = pgd else { continue }
                 // The ensemble's number as evaluated: for a randomised model the mean over inference draws.
-                out.append(GradientMaskingVerdict(defense: "\(ensembleRow.label) (ε=\(format(e.epsilon)))", cleanAccuracy: evaluation.cleanAccuracy,
+                let seed = ensembleRow.seeds.count > 1 ? ", seed \(ensembleRow.seeds[0]) of \(ensembleRow.seeds.count)" : ""
+                out.append(GradientMaskingVerdict(defense: "\(ensembleRow.label) (ε=\(format(e.epsilon))\(seed))", cleanAccuracy: evaluation.cleanAccuracy,
                                                   pgdRobustAccuracy: evaluation.finalAccuracy,
                                                   pgdName: "PGD-\(evaluation.iterations.last ?? 0) (\(attack))", stages: stages,
                                                   ensembleAccuracy: e.finalAccuracy))
