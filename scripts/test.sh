@@ -5,8 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-build
 command -v swift >/dev/null || export PATH="$PATH:/opt/swift/usr/bin"
-# With ATALP_BACKEND=onednn the tests run on OpenMP workers: let idle ones sleep rather than spin, as
-# the CLI does (OpenMPWaitPolicy); a test process cannot set this itself, libgomp reads it when loaded.
+# The tests run on OpenMP workers (oneDNN, the default backend): let idle ones sleep rather than spin,
+# as the CLI does (OpenMPWaitPolicy); a test process cannot set this itself, libgomp reads it when loaded.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 swift build --build-tests -c release -Xswiftc -enable-testing
 swift test --skip-build -c release -Xswiftc -enable-testing "$@"
+# The backend is chosen once per process: run the gradient checks and the backend tests again on the
+# reference backend (im2col + OpenBLAS), which the oneDNN tests compare against.
+if [ $# -eq 0 ]; then
+  ATALP_BACKEND=reference swift test --skip-build -c release -Xswiftc -enable-testing --filter 'AutodiffTests|TensorsTests'
+fi

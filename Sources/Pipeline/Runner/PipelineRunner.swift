@@ -61,7 +61,9 @@ public final class PipelineRunner: @unchecked Sendable {
 
     /// Provenance recorded with each run (never part of a key).
     var info: [String: String] {
-        var info = ["pipeline": definition.name, "threads": "\(Parallel.threadCount)"]
+        // The backend is not in any key (both compute the same function within float rounding), so
+        // the record says which one produced each artifact.
+        var info = ["pipeline": definition.name, "threads": "\(Parallel.threadCount)", "backend": BackendKind.current.rawValue]
         if let blas = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] { info["openblas_threads"] = blas }
         return info
     }
