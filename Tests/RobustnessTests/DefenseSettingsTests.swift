@@ -21,7 +21,11 @@ final class DefenseSettingsTests: XCTestCase {
                                             inference: RandomizedInference(eotSamples: 5, inferenceDraws: 3))),
          .randomization(InputRandomization(sizeRatio: 1.2, inference: RandomizedInference(eotSamples: 2, inferenceDraws: 4))),
          .fd(FeatureDenoisingTraining(training: .pat(attack: attack), denoisingGroups: [1])),
-         .adp(AdaptiveDiversityPromoting(ensembleSize: 2, alpha: 1, beta: 0.25))]
+         .adp(AdaptiveDiversityPromoting(ensembleSize: 2, alpha: 1, beta: 0.25)),
+         .trades(TRADESObjective(attack: attack, beta: 3)),
+         .mart(MARTObjective(attack: PGDConfiguration(epsilon: 0.1, stepSize: 0.125, iterations: 1), method: .fgsm, lambda: 4)),
+         .adversarial(AdversarialObjective(preset: .atalp, attack: PGDConfiguration(epsilon: 0.1, stepSize: 0.1, iterations: 1, randomStart: false),
+                                           method: .free(replays: 4)))]
     }
 
     func decode(_ json: String, strict: Bool = true) throws -> Defense {

@@ -57,7 +57,7 @@ public final class Trainer {
     public func trainStep(images: Tensor, labels: [Int], learningRate: Float, rng: inout SeededRandom) -> LossTerms {
         // A randomised model draws from the step's stream, so a resumed run repeats its noise.
         if let randomized = model as? any RandomizedClassifier { randomized.reseed(rng.next()) }
-        if let (attack, .free) = defense.trainingAttack { return freeStep(images: images, labels: labels, attack: attack, learningRate: learningRate) }
+        if let (attack, method) = defense.trainingAttack, case .free = method { return freeStep(images: images, labels: labels, attack: attack, learningRate: learningRate) }
         let adversarial = defense.trainingExamples(model: model, images: images, labels: labels, rng: &rng)
         let tape = Tape(recordsParameterGradients: true)
         let (loss, terms) = defense.loss(model: model, clean: images, adversarial: adversarial, labels: labels, tape: tape)
