@@ -62,7 +62,7 @@ final class DefenseSettingsTests: XCTestCase {
         XCTAssertEqual(message(#"{"kind": "adp", "ensemble_size": 0}"#), "test: ensemble_size: must be at least 1")
         XCTAssertEqual(message(#"{"kind": "pat", "attack": {"restarts": 0}}"#), "test: attack.restarts: must be at least 1")
         XCTAssertEqual(message(#"{"kind": "fgsm"}"#),
-                       "test: kind: unknown value 'fgsm' (expected one of: adp, alp, at, atalp, fd, igr, none, pat, randomization, rat)")
+                       "test: kind: unknown value 'fgsm' (expected one of: adp, alp, at, atalp, fd, igr, mart, none, pat, randomization, rat, trades)")
     }
 
     /// One rule wherever no step size is given: 2.5·ε/iterations (ε/4 at 10 iterations, ε/8 at 20), ε for one step.

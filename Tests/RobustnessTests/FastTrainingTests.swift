@@ -97,10 +97,10 @@ final class FastTrainingTests: XCTestCase {
     /// ε — overfits catastrophically within a few epochs on a small real slice, and the monitor says so.
     func testFGSMWithoutRandomStartOverfitsCatastrophically() throws {
         let (train, validation) = try Fixtures.fashionMNIST(train: 1024, test: 256)
-        let epsilon: Float = 0.3
+        let epsilon: Float = 0.2
         let attack = PGDConfiguration(epsilon: epsilon, stepSize: 2 * epsilon, iterations: 1, randomStart: false)
         let model = Fixtures.tinyResNet(seed: 6)
-        let trainer = Trainer(model: model, configuration: TrainingConfiguration(epochs: 8, batchSize: 64, learningRate: 0.05, seed: 1),
+        let trainer = Trainer(model: model, configuration: TrainingConfiguration(epochs: 8, batchSize: 64, learningRate: 0.1, seed: 1),
                               defense: .adversarial(AdversarialObjective(preset: .pat, attack: attack, method: .fgsm)))
         var pgd: [Double] = [], fgsm: [Double] = []
         func accuracy(_ c: PGDConfiguration) -> Double {
@@ -108,12 +108,12 @@ final class FastTrainingTests: XCTestCase {
                 .evaluation.finalAccuracy.double
         }
         var flagged: Int?
-        trainer.run(on: train) { epoch in
+        trainer.run(on: train, onEpochEnd: { _ in
             pgd.append(accuracy(CatastrophicOverfitting.pgdAttack(epsilon: epsilon)))
             fgsm.append(accuracy(CatastrophicOverfitting.fgsmAttack(epsilon: epsilon)))
             flagged = CatastrophicOverfitting.firstCheck(pgd: pgd, fgsm: fgsm)
             return flagged == nil
-        }
+        })
         XCTAssertNotNil(flagged, "PGD accuracy by epoch \(pgd), FGSM \(fgsm)")
     }
 }

@@ -15,8 +15,8 @@ import Store
 /// | randomization | `randomization_size_ratio`, `eot_samples`, `inference_draws` |
 /// | fd | the PAT keys, `denoising_groups` |
 /// | adp | `ensemble_size`, `adp_alpha`, `adp_beta`, `adp_determinant_offset` |
-/// | trades | `attack` (as above; PGD ascends the KL), `beta` (the KL weight, default 6) |
-/// | mart | `attack` (as above), `lambda` (the weighted-KL weight, default 6) |
+/// | trades | `attack` (as above; PGD ascends the KL), `trades_beta` (the KL weight β, default 6) |
+/// | mart | `attack` (as above), `mart_lambda` (the weighted-KL weight λ, default 6) |
 ///
 /// Encoding rules that keep stage keys of earlier versions: numbers as the Double the type holds
 /// (the attack's Float ε as `Double(ε)`, as always); the adversarial objective writes α and β even
@@ -54,10 +54,10 @@ extension Defense {
                                                    determinantOffset: try f.double("adp_determinant_offset") ?? D.determinantOffset))
         case .trades:
             let (attack, method) = try Self.trainingAttack(from: f)
-            self = .trades(TRADESObjective(attack: attack, method: method, beta: try f.double("beta") ?? TRADESObjective.Defaults.beta))
+            self = .trades(TRADESObjective(attack: attack, method: method, beta: try f.double("trades_beta") ?? TRADESObjective.Defaults.beta))
         case .mart:
             let (attack, method) = try Self.trainingAttack(from: f)
-            self = .mart(MARTObjective(attack: attack, method: method, lambda: try f.double("lambda") ?? MARTObjective.Defaults.lambda))
+            self = .mart(MARTObjective(attack: attack, method: method, lambda: try f.double("mart_lambda") ?? MARTObjective.Defaults.lambda))
         }
         if let (key, message) = problem { throw f.error(key, message) }
         try f.finish()
@@ -92,9 +92,9 @@ extension Defense {
                 p["adp_determinant_offset"] = .double(adp.determinantOffset)
             }
         case .trades(let t):
-            p["attack"] = t.method.encode(t.attack); p["beta"] = .double(t.beta)
+            p["attack"] = t.method.encode(t.attack); p["trades_beta"] = .double(t.beta)
         case .mart(let m):
-            p["attack"] = m.method.encode(m.attack); p["lambda"] = .double(m.lambda)
+            p["attack"] = m.method.encode(m.attack); p["mart_lambda"] = .double(m.lambda)
         }
         return .object(p)
     }

@@ -29,7 +29,7 @@ public struct MARTObjective: Hashable, Sendable {
         self.attack = attack; self.method = method; self.lambda = lambda
     }
 
-    public var problem: SettingProblem? { lambda < 0 ? ("lambda", "must be ≥ 0") : nil }
+    public var problem: SettingProblem? { lambda < 0 ? ("mart_lambda", "must be ≥ 0") : nil }
 
     func loss(model: any Classifier, clean x: Tensor, adversarial: Variable, labels: [Int], tape: Tape) -> (Variable, LossTerms) {
         var terms = LossTerms()

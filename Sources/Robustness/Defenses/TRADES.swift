@@ -32,7 +32,7 @@ public struct TRADESObjective: Hashable, Sendable {
         self.attack = attack; self.method = method; self.beta = beta
     }
 
-    public var problem: SettingProblem? { beta < 0 ? ("beta", "must be ≥ 0") : nil }
+    public var problem: SettingProblem? { beta < 0 ? ("trades_beta", "must be ≥ 0") : nil }
 
     /// CE on the clean batch plus β times the mean KL to the adversarial batch; accuracy on x′.
     func loss(model: any Classifier, clean x: Tensor, adversarial: Variable, labels: [Int], tape: Tape) -> (Variable, LossTerms) {
@@ -52,7 +52,8 @@ public struct TRADESObjective: Hashable, Sendable {
     func perturb(_ model: any Classifier, images x: Tensor, rng: inout SeededRandom) -> Tensor {
         let c = attack
         let lower = x.map { max($0 - c.epsilon, 0) }, upper = x.map { min($0 + c.epsilon, 1) }
-        let target = model(Tape().constant(x), mode: .evaluation).logits.value
+        let cleanTape = Tape()
+        let target = model(cleanTape.constant(x), mode: .evaluation).logits.value
         var adv = trainingStart(x, c, method: method, sigma: Defaults.startStandardDeviation, lower: lower, upper: upper, rng: &rng)
         for _ in 0..<c.iterations {
             let tape = Tape()
