@@ -78,8 +78,9 @@ enum ReportStage {
                 let epochs = try r.readInt64("validation/epoch"), pgd = try r.readFloat32("validation/robust_accuracy")
                 let fgsm = try r.readFloat32("validation/fgsm_accuracy")
                 guard let i = epochs.firstIndex(of: e), i > 0, i < pgd.count, i < fgsm.count else { return nil }
+                let b = CatastrophicOverfitting.reference(pgd.map(Double.init), before: i)
                 return CatastrophicOverfitting.warning(model: String(role.dropFirst("training/".count)), epoch: Int(e) + 1,
-                                                       pgd: (Double(pgd[i - 1]), Double(pgd[i])), fgsm: (Double(fgsm[i - 1]), Double(fgsm[i])))
+                                                       pgd: (Double(pgd[b]), Double(pgd[i])), fgsm: (Double(fgsm[b]), Double(fgsm[i])))
             }
         }
     }

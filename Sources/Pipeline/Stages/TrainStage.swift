@@ -214,7 +214,8 @@ struct TrainingLog {
 
     func overfittingWarning(model: String) -> String? {
         guard let e = catastrophicEpoch, let i = epochs.firstIndex(of: Int64(e)), i > 0 else { return nil }
-        return CatastrophicOverfitting.warning(model: model, epoch: e + 1, pgd: (robust[i - 1], robust[i]), fgsm: (fgsm[i - 1], fgsm[i]))
+        let b = CatastrophicOverfitting.reference(robust, before: i)
+        return CatastrophicOverfitting.warning(model: model, epoch: e + 1, pgd: (robust[b], robust[i]), fgsm: (fgsm[b], fgsm[i]))
     }
     let selection: TrainStage.Selection
 
