@@ -3,17 +3,27 @@ import NN
 import Robustness
 import Store
 
-/// One entry of `models:` or `sources:` — an architecture, a defense, a schedule and a seed.
+/// One entry of `models:` or `sources:` — an architecture, a defense, a schedule and its seeds.
+///
+/// A model with several training seeds (`seeds: [0, 1, 2]`, top level or per model) is one row of
+/// Table 1 trained once per seed: `replicates` are its per-seed models, named `<name>#seed<s>`
+/// (one seed keeps the plain name). A replicate's cache key holds its seed, never its name, so
+/// adding a seed trains only that seed and reuses the others.
 public struct ModelSpec: Sendable {
     public var name: String
+    /// The row of Table 1 (the name in the file); a replicate's `name` adds `#seed<s>`.
+    public var row: String
     public var architecture: String
     /// Channel widths per group, overriding the architecture's (tiny models for tests).
     public var widths: [Int]?
     /// Decoded by `Defense(from:)` from the model's `defense:` over the top-level `defense:` defaults.
     public var defense: Defense
     public var training: TrainingSpec
+    /// The training seed (of a replicate; of a row, its first seed).
     public var seed: UInt64
-    /// Seed of the independently trained copy that plays the gray-box attacker.
+    /// Every training seed of the row (`seeds:`, else `[seed]`).
+    public var seeds: [UInt64]
+    /// Seed of the independently trained copy that plays the gray-box attacker (default seed + 1000).
     public var grayBoxSeed: UInt64
     /// Display name in reports (default: the name).
     public var label: String
@@ -24,23 +34,66 @@ public struct ModelSpec: Sendable {
         var copy = self
         copy.name = "\(name)#gray"
         copy.seed = grayBoxSeed
+        copy.seeds = [grayBoxSeed]
         return copy
     }
 
-    init(_ f: YAMLFields, training defaults: TrainingSpec, defenseDefaults: YAMLFields?) throws {
+    /// The model trained with each of `seeds`, in order: itself when it has one seed; else copies
+    /// named `<name>#seed<s>`, each with its gray-box copy at s + 1000.
+    public var replicates: [ModelSpec] {
+        guard seeds.count > 1 else { return [self] }
+        return seeds.map { s in
+            var r = self
+            r.name = "\(row)#seed\(s)"
+            r.seed = s
+            r.seeds = [s]
+            r.grayBoxSeed = s + 1000
+            return r
+        }
+    }
+
+    /// - Parameter seedDefaults: the top-level `seeds:`, which a model's own `seed:` or `seeds:`
+    ///   replaces (nil for sources: an attacker is trained once).
+    init(_ f: YAMLFields, training defaults: TrainingSpec, defenseDefaults: YAMLFields?, seedDefaults: [UInt64]? = nil) throws {
         line = f.line
         name = try f.name(of: "a model", symbols: "-_+.")
+        row = name
         label = try f.string("label") ?? name
         architecture = try f.required("architecture", f.string)
         guard (try? ResNetConfiguration.named(architecture, inputChannels: 1, classes: 2)) != nil else {
             throw f.error("architecture", "unknown architecture '\(architecture)' (use resnet8/20/32/44/56/110, resnet18-small, or resnet18/34/50/101/152)")
         }
         widths = try f.ints("widths")
-        seed = UInt64(try f.int("seed") ?? 0)
+        if f.has("seed") && f.has("seeds") { throw f.error("seeds", "give either seed or seeds, not both") }
+        if let own = try Self.seeds(f) {
+            seeds = own
+        } else if let s = try f.int("seed") {
+            guard s >= 0 else { throw f.error("seed", "must be ≥ 0") }
+            seeds = [UInt64(s)]
+        } else {
+            seeds = seedDefaults ?? [0]
+        }
+        seed = seeds[0]
+        if f.has("gray_box_seed") && seeds.count > 1 {
+            throw f.error("gray_box_seed", "a model with several seeds trains the gray-box copy of seed s with seed s + 1000; gray_box_seed applies to one seed")
+        }
+        let list = seeds
+        if list.count > 1, let clash = list.first(where: { list.contains($0 + 1000) }) {
+            throw f.error("seeds", "seed \(clash + 1000) is both a training seed and the gray-box copy's seed of seed \(clash) (s + 1000)")
+        }
         grayBoxSeed = UInt64(try f.int("gray_box_seed") ?? Int(seed) + 1000)
         training = try TrainingSpec(try f.fields("training"), over: defaults)
         defense = try Defense(from: LayeredFields(try f.required("defense", f.fields), over: defenseDefaults)!)
         try f.finish()
+    }
+
+    /// `seeds:` of a model or of the pipeline: a non-empty list of distinct integers ≥ 0; nil if absent.
+    static func seeds(_ f: YAMLFields) throws -> [UInt64]? {
+        guard let list = try f.ints("seeds") else { return nil }
+        guard !list.isEmpty else { throw f.error("seeds", "give at least one seed") }
+        guard list.allSatisfy({ $0 >= 0 }) else { throw f.error("seeds", "seeds must be ≥ 0") }
+        guard Set(list).count == list.count else { throw f.error("seeds", "a seed is listed twice: \(list)") }
+        return list.map(UInt64.init)
     }
 
     func resnetConfiguration(channels: Int, classes: Int) throws -> ResNetConfiguration {

@@ -25,12 +25,15 @@ public struct PipelineDefinition: Sendable {
     public var analyses: [AnalysisSpec]
     public var report: ReportSpec
 
-    /// Every model that must be trained, by name: the models, the sources, and gray-box copies
-    /// (`<name>#gray`) of the models attacked gray-box.
+    /// Every model under evaluation once per training seed (`ModelSpec.replicates`), row by row.
+    public var replicates: [ModelSpec] { models.flatMap(\.replicates) }
+
+    /// Every model that must be trained, by name: each model once per seed, the sources, and
+    /// gray-box copies (`<name>#gray`) of the models attacked gray-box.
     public var trainedModels: [ModelSpec] {
-        var all = models + sources
+        var all = replicates + sources
         if attacks.contains(where: { $0.threatModels.contains(.grayBox) }) {
-            for m in models { all.append(m.grayBoxCopy) }
+            for m in replicates { all.append(m.grayBoxCopy) }
         }
         return all
     }
@@ -62,15 +65,20 @@ public struct PipelineDefinition: Sendable {
         let trainingDefaults = try top.fields("training")
         let training = try TrainingSpec(trainingDefaults, over: TrainingSpec())
         let defenseDefaults = try top.fields("defense")
+        let seeds = try ModelSpec.seeds(top)
         var models: [ModelSpec] = []
         for (i, n) in (try top.required("models", top.list)).enumerated() {
             models.append(try ModelSpec(try YAMLFields(n, file: file, path: "models[\(i)]"), training: training,
-                                        defenseDefaults: defenseDefaults))
+                                        defenseDefaults: defenseDefaults, seedDefaults: seeds))
         }
         var sources: [ModelSpec] = []
         for (i, n) in (try top.list("sources") ?? []).enumerated() {
-            sources.append(try ModelSpec(try YAMLFields(n, file: file, path: "sources[\(i)]"), training: training,
-                                         defenseDefaults: defenseDefaults))
+            let source = try ModelSpec(try YAMLFields(n, file: file, path: "sources[\(i)]"), training: training,
+                                       defenseDefaults: defenseDefaults)
+            guard source.seeds.count == 1 else {
+                throw PipelineError(file: file, line: source.line, key: "sources[\(i)].seeds", "a source (an attacker) is trained once: give it one seed")
+            }
+            sources.append(source)
         }
         try defenseDefaults?.finish()
         var attacks: [AttackSpec] = []

@@ -7,15 +7,32 @@ import Robustness
 /// defense, one chart per threat model × ε), as Markdown, CSV, SVG and one HTML page.
 public struct Report: Sendable {
     /// One row source: a model under evaluation, with its evaluations under each attack.
+    /// With several training seeds, one row holds every seed's evaluations.
     public struct Row: Sendable {
+        /// The row's model name (`ModelSpec.row`).
         public var model: String
         public var label: String
         public var defense: String
         public var attack: String
+        /// The first seed's evaluations (the gradient-masking verdict reads these).
         public var evaluations: [AttackEvaluation]
+        /// Sanity checks of every seed.
         public var checks: [SanityCheck]
-        /// For an attack ensemble: white-box row (`white-box@0.1`) → each member's share.
+        /// For an attack ensemble: white-box row (`white-box@0.1`) → each member's share (first seed).
         public var ensembleStages: [String: [EnsembleResult.Stage]] = [:]
+        /// The training seeds, and each one's evaluations in that order (`replicates[0] == evaluations`).
+        public var seeds: [UInt64]
+        public var replicates: [[AttackEvaluation]]
+
+        public init(model: String, label: String, defense: String, attack: String, evaluations: [AttackEvaluation],
+                    checks: [SanityCheck], ensembleStages: [String: [EnsembleResult.Stage]] = [:], seeds: [UInt64] = [0],
+                    replicates: [[AttackEvaluation]]? = nil) {
+            self.model = model; self.label = label; self.defense = defense; self.attack = attack
+            self.evaluations = evaluations; self.checks = checks; self.ensembleStages = ensembleStages
+            self.replicates = replicates ?? [evaluations]
+            self.seeds = seeds
+            precondition(self.replicates.count == seeds.count, "Report.Row: one evaluation list per seed")
+        }
     }
 
     public var title: String
@@ -62,8 +79,9 @@ public struct Report: Sendable {
             + "<h1>\(escape(title))</h1>\n<p>\(notes.map(escape).joined(separator: "<br>"))</p>\n"
             + (trainingWarnings.isEmpty ? ""
                : "<h2 class=\"warn\">Training warnings</h2>\n<ul>" + trainingWarnings.map { "<li class=\"warn\"><b>\(escape($0))</b></li>" }.joined() + "</ul>\n")
-        var table1CSV = "attack,model,defense,threat_model,epsilon,iterations,accuracy,clean_accuracy,examples,ci95_low,ci95_high\n"
-        var resultsCSV = "attack,model,defense,threat_model,epsilon,step_size,restarts,examples,iterations,accuracy\n"
+        var table1CSV = "attack,model,defense,threat_model,epsilon,iterations,accuracy,clean_accuracy,examples,ci95_low,ci95_high,seed\n"
+        var summaryCSV = "attack,model,defense,threat_model,epsilon,iterations,examples,seeds,mean,sd,min,max,ci95_low,ci95_high,interval,clean_mean\n"
+        var resultsCSV = "attack,model,defense,threat_model,epsilon,step_size,restarts,examples,iterations,accuracy,seed\n"
         for attack in attacks {
             let rows = self.rows.filter { $0.attack == attack }
             let columns = self.columns(rows)
@@ -71,30 +89,49 @@ public struct Report: Sendable {
             markdown += "## Table 1 — \(attack): accuracy (%) after the full attack\n\n"
             let iterations = rows.flatMap { $0.evaluations.map { $0.iterations.last ?? 0 } }.max() ?? 0
             let examples = rows.flatMap { $0.evaluations.map(\.examples) }.max() ?? 0
+            let seeds = rows.map(\.seeds.count).max() ?? 1
             markdown += "Top-1 accuracy on adversarial test images, \(iterations) iterations; rows: defenses, columns: threat model × ε. "
-                + "Each cell: accuracy and its 95 % Wilson interval over the \(examples) test images (one training seed: the interval is "
-                + "the test-set sampling error only).\n\n"
-            markdown += "| defense | clean | " + columns.map { "\($0.threat.rawValue) ε=\(format($0.epsilon))" }.joined(separator: " | ") + " |\n"
-            markdown += "|---|---:|" + String(repeating: "---:|", count: columns.count) + "\n"
-            html += "<h2>Table 1 — \(escape(attack)): accuracy (%) after the full attack (\(iterations) iterations)</h2>\n<table><tr><th>defense</th><th>clean</th>"
+            if seeds == 1 {
+                markdown += "Each cell: accuracy and its 95 % Wilson interval over the \(examples) test images (one training seed: the interval is "
+                    + "the test-set sampling error only).\n\n"
+            } else {
+                markdown += "Each cell over the training seeds of its row (up to \(seeds); a row's seeds are listed under the title): "
+                    + "mean ± standard deviation (min–max) [95 % interval of the two-stage bootstrap over seeds × the \(examples) test images, "
+                    + "which holds both the seed-to-seed and the test-sample variation; with few seeds it understates the seed part, "
+                    + "so read it with the spread].\n\n"
+            }
+            markdown += "| defense | seeds | clean | " + columns.map { "\($0.threat.rawValue) ε=\(format($0.epsilon))" }.joined(separator: " | ") + " |\n"
+            markdown += "|---|---:|---:|" + String(repeating: "---:|", count: columns.count) + "\n"
+            html += "<h2>Table 1 — \(escape(attack)): accuracy (%) after the full attack (\(iterations) iterations)</h2>\n<table><tr><th>defense</th><th>seeds</th><th>clean</th>"
                 + columns.map { "<th>\($0.threat.rawValue)<br>ε=\(format($0.epsilon))</th>" }.joined() + "</tr>\n"
             for row in rows {
                 var cells: [String] = []
                 for column in columns {
-                    let e = row.evaluations.first { $0.threatModel == column.threat && $0.epsilon == column.epsilon }
-                    cells.append(e.map { withInterval($0.finalAccuracy, $0.finalInterval) } ?? "–")
-                    if let e {
+                    let summary = row.summary(column.threat, column.epsilon)
+                    cells.append(summary?.text ?? "–")
+                    for (seed, e) in zip(row.seeds, row.replicates.map { $0.first { $0.threatModel == column.threat && $0.epsilon == column.epsilon } }) {
+                        guard let e else { continue }
                         table1CSV += "\(csv(attack)),\(csv(row.model)),\(csv(row.defense)),\(e.threatModel.rawValue),\(format(e.epsilon)),"
-                            + "\(e.iterations.last ?? 0),\(e.finalAccuracy),\(e.cleanAccuracy),\(e.examples),\(e.finalInterval.low),\(e.finalInterval.high)\n"
+                            + "\(e.iterations.last ?? 0),\(e.finalAccuracy),\(e.cleanAccuracy),\(e.examples),\(e.finalInterval.low),\(e.finalInterval.high),\(seed)\n"
+                    }
+                    if let summary, let e = row.evaluations.first(where: { $0.threatModel == column.threat && $0.epsilon == column.epsilon }) {
+                        let clean = row.summary(column.threat, column.epsilon, clean: true)
+                        summaryCSV += "\(csv(attack)),\(csv(row.model)),\(csv(row.defense)),\(e.threatModel.rawValue),\(format(e.epsilon)),"
+                            + "\(e.iterations.last ?? 0),\(e.examples),\(summary.spread.seeds),\(summary.spread.mean),\(summary.spread.standardDeviation),"
+                            + "\(summary.spread.minimum),\(summary.spread.maximum),\(summary.interval.low),\(summary.interval.high),\(summary.method),"
+                            + "\(clean.map { "\($0.spread.mean)" } ?? "")\n"
                     }
                 }
-                let cleanCell = row.evaluations.first.map { withInterval($0.cleanAccuracy, .wilson(proportion: Double($0.cleanAccuracy), trials: $0.examples)) }
-                markdown += "| \(row.label) | \(cleanCell ?? "–") | " + cells.joined(separator: " | ") + " |\n"
-                html += "<tr><td>\(escape(row.label))</td><td>\(cleanCell ?? "–")</td>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
-                for e in row.evaluations {
-                    for (k, a) in zip(e.iterations, e.accuracies) {
-                        resultsCSV += "\(csv(attack)),\(csv(row.model)),\(csv(row.defense)),\(e.threatModel.rawValue),\(format(e.epsilon)),"
-                            + "\(format(e.stepSize)),\(e.restarts),\(e.examples),\(k),\(a)\n"
+                let cleanCell = row.evaluations.first.flatMap { row.summary($0.threatModel, $0.epsilon, clean: true)?.text }
+                let seedList = row.seeds.map(String.init).joined(separator: ", ")
+                markdown += "| \(row.label) | \(seedList) | \(cleanCell ?? "–") | " + cells.joined(separator: " | ") + " |\n"
+                html += "<tr><td>\(escape(row.label))</td><td>\(seedList)</td><td>\(cleanCell ?? "–")</td>" + cells.map { "<td>\($0)</td>" }.joined() + "</tr>\n"
+                for (seed, evaluations) in zip(row.seeds, row.replicates) {
+                    for e in evaluations {
+                        for (k, a) in zip(e.iterations, e.accuracies) {
+                            resultsCSV += "\(csv(attack)),\(csv(row.model)),\(csv(row.defense)),\(e.threatModel.rawValue),\(format(e.epsilon)),"
+                                + "\(format(e.stepSize)),\(e.restarts),\(e.examples),\(k),\(a),\(seed)\n"
+                        }
                     }
                 }
             }
@@ -108,16 +145,14 @@ public struct Report: Sendable {
             html += "<h2>Figure 3 — \(escape(attack)): accuracy against attack iterations</h2>\n<div class=\"charts\">\n"
             for column in columns {
                 let name = "figure3-\(attack)-\(column.threat.rawValue)-eps\(format(column.epsilon)).svg"
+                // One line per defense: the mean over its seeds after each count, its 95 % interval as the band.
                 let matching = rows.compactMap { row in
-                    row.evaluations.first(where: { $0.threatModel == column.threat && $0.epsilon == column.epsilon }).map { (row.label, $0) }
-                }
-                let lines = matching.map { ($0.0, Array(zip($0.1.iterations, $0.1.accuracies))) }
-                let bands = matching.map { _, e in
-                    e.accuracies.map { a -> (Float, Float) in
-                        let ci = ConfidenceInterval.wilson(proportion: Double(a), trials: e.examples)
-                        return (Float(ci.low), Float(ci.high))
+                    row.evaluations.first(where: { $0.threatModel == column.threat && $0.epsilon == column.epsilon }).map { e in
+                        (row.label, e.iterations.indices.compactMap { k in row.summary(column.threat, column.epsilon, iteration: k).map { (e.iterations[k], $0) } })
                     }
                 }
+                let lines = matching.map { label, points in (label, points.map { ($0.0, Float($0.1.spread.mean)) }) }
+                let bands = matching.map { _, points in points.map { (Float($0.1.interval.low), Float($0.1.interval.high)) } }
                 let svg = Self.chart(title: "\(column.threat.rawValue), ε = \(format(column.epsilon))", lines: lines, bands: bands)
                 files[name] = svg
                 markdown += "![\(column.threat.rawValue) ε=\(format(column.epsilon))](\(name))\n"
@@ -155,10 +190,11 @@ public struct Report: Sendable {
                 + "[analysis/analysis.md](analysis/analysis.md) ([HTML](analysis/analysis.html)).\n\n" + analysis.keyRegionTable + "\n"
             html += MarkdownPage.html(analysis.markdown, linkPrefix: "analysis/", headingOffset: 1)
         }
-        html += "<p>Data: <a href=\"table1.csv\">table1.csv</a>, <a href=\"results.csv\">results.csv</a>, <a href=\"report.md\">report.md</a></p>\n</body></html>\n"
+        html += "<p>Data: <a href=\"table1.csv\">table1.csv</a> (one line per seed), <a href=\"table1-summary.csv\">table1-summary.csv</a> (over seeds), <a href=\"results.csv\">results.csv</a>, <a href=\"report.md\">report.md</a></p>\n</body></html>\n"
         files["report.md"] = markdown
         files["index.html"] = html
         files["table1.csv"] = table1CSV
+        files["table1-summary.csv"] = summaryCSV
         files["results.csv"] = resultsCSV
         return files
     }
@@ -176,7 +212,8 @@ public struct Report: Sendable {
                     .min { $0.1.finalAccuracy < $1.1.finalAccuracy }
                 guard let (attack, evaluation) = pgd else { continue }
                 // The ensemble's number as evaluated: for a randomised model the mean over inference draws.
-                out.append(GradientMaskingVerdict(defense: "\(ensembleRow.label) (ε=\(format(e.epsilon)))", cleanAccuracy: evaluation.cleanAccuracy,
+                let seed = ensembleRow.seeds.count > 1 ? ", seed \(ensembleRow.seeds[0]) of \(ensembleRow.seeds.count)" : ""
+                out.append(GradientMaskingVerdict(defense: "\(ensembleRow.label) (ε=\(format(e.epsilon))\(seed))", cleanAccuracy: evaluation.cleanAccuracy,
                                                   pgdRobustAccuracy: evaluation.finalAccuracy,
                                                   pgdName: "PGD-\(evaluation.iterations.last ?? 0) (\(attack))", stages: stages,
                                                   ensembleAccuracy: e.finalAccuracy))

@@ -4,7 +4,8 @@ import Store
 
 /// The stages of a pipeline in dependency order:
 ///
-///     ingest → preprocess → train:<model> (and train:<model>#gray, train:<source>)
+///     ingest → preprocess → train:<model> (and train:<model>#gray, train:<source>; with several
+///                                          seeds train:<model>#seed<s> and its #gray per seed)
 ///            → attack:<attack>:<threat>:<source>@ε  (adversarial-generate, one per source and ε)
 ///            → evaluate:<model>:<attack>           (every threat model and ε of one attack)
 ///            → analyze:<analysis>:<model>          (attention maps, key regions, landscapes)
@@ -42,7 +43,7 @@ public struct StageGraph: Sendable {
             StageNode.Origin(line: a.line, key: "attacks[\(p.attacks.firstIndex { $0.name == a.name } ?? 0)].checkpoint")
         }
         for a in p.attacks {
-            for m in p.models where a.targets?.contains(m.name) ?? true {
+            for m in p.replicates where a.targets?.contains(m.row) ?? true {
                 let node = EvaluateStage.node(a, target: m, sets: sets(a, against: m), batchSize: batch, origin: origin(a))
                 nodes.append(node)
                 evaluations.append((m, a, node.name))
@@ -51,7 +52,8 @@ public struct StageGraph: Sendable {
         var analysisOutputs: [String: (node: String, output: String)] = [:]
         for (index, an) in p.analyses.enumerated() {
             let attack = an.activations.attack.flatMap { name in p.attacks.first { $0.name == name } }
-            for m in p.models where an.models?.contains(m.name) ?? true {
+            // The first seed of each model only: the activation analysis describes a defense, not its spread.
+            for m in p.models.map({ $0.replicates[0] }) where an.models?.contains(m.row) ?? true {
                 let made = attack.map { a in sets(a, against: m, adding: false) } ?? [:]
                 let node = AnalyzeStage.node(an, model: m, attack: attack, sets: made,
                                              origin: .init(line: an.line, key: "analyses[\(index)].parameters.checkpoint"))

@@ -9,7 +9,8 @@ enum ReportStage {
     /// 2: the activation analysis (Table 2, Figures 4 and 6) under `analysis/`; files are bytes.
     /// 3: the verdict sets the strongest PGD against the ensemble's evaluated accuracy.
     /// 4: intervals on every accuracy, paired comparisons with a reference defense, bands in Figure 3.
-    static let version = 4
+    /// 5: several training seeds per row (mean, spread, seeds × images bootstrap); table1-summary.csv.
+    static let version = 5
 
     /// `report`: every evaluation (inputs `<model>/<attack>`) and analysis output (`analysis/…`); key:
     /// title, rows, notes, reference.
@@ -20,8 +21,8 @@ enum ReportStage {
         // Fast-trained models' checkpoints, for their catastrophic-overfitting verdicts (no other model's: keys stay).
         for m in p.trainedModels where m.defense.trainingAttack?.method.isFast == true { inputs["training/\(m.name)"] = ("train:\(m.name)", "model") }
         let rows: [ParameterValue] = evaluations.map {
-            ["model": .string($0.model.name), "label": .string($0.model.label), "defense": .string($0.model.defense.kind.rawValue),
-             "attack": .string($0.attack.name)]
+            ["model": .string($0.model.name), "row": .string($0.model.row), "seed": .int(Int64($0.model.seed)),
+             "label": .string($0.model.label), "defense": .string($0.model.defense.kind.rawValue), "attack": .string($0.attack.name)]
         }
         let title = p.report.title, name = p.name
         let notes = ["Pipeline \(p.name) (\(p.file)); data: \(p.data.layout.rawValue)"
@@ -47,11 +48,19 @@ enum ReportStage {
 
     static func run(title: String, pipeline: String, notes: [String], reference: String?, rows: [(model: ModelSpec, attack: String)],
                     _ run: StageRun) throws -> [String: ArtifactID] {
+        // One report row per (row, attack), holding every seed's evaluations in seed order.
         var reportRows: [Report.Row] = []
         for row in rows {
             let (evaluations, checks, stages) = try EvaluateStage.read(try run.input("\(row.model.name)/\(row.attack)"), in: run.store)
-            reportRows.append(Report.Row(model: row.model.name, label: row.model.label, defense: row.model.defense.kind.rawValue,
-                                         attack: row.attack, evaluations: evaluations, checks: checks, ensembleStages: stages))
+            if let i = reportRows.firstIndex(where: { $0.model == row.model.row && $0.attack == row.attack }) {
+                reportRows[i].seeds.append(row.model.seed)
+                reportRows[i].replicates.append(evaluations)
+                reportRows[i].checks += checks
+            } else {
+                reportRows.append(Report.Row(model: row.model.row, label: row.model.label, defense: row.model.defense.kind.rawValue,
+                                             attack: row.attack, evaluations: evaluations, checks: checks, ensembleStages: stages,
+                                             seeds: [row.model.seed]))
+            }
         }
         let analysis = try self.analysis(run)
         var report = Report(title: title, pipeline: pipeline, rows: reportRows, notes: notes)
