@@ -3,6 +3,7 @@ import Robustness
 import Store
 
 extension Defense.Kind: ExpressibleByArgument {}
+extension TrainingAttackMethod.Kind: ExpressibleByArgument {}
 
 /// A defense on the command line: its kind and, as a pipeline file writes them, its settings
 /// (`--set noise_scale=0.1`), decoded by the pipeline's codec (`Defense(from:)`), so that defaults,

@@ -31,6 +31,12 @@ struct TrainCommand: ParsableCommand {
     var stepSize: Double?
     @Option(help: "Training attack: PGD iterations (default \(PGDConfiguration.Defaults.iterations)).")
     var attackIterations: Int?
+    @Option(help: "Training attack method: pgd (its iterations), fgsm (FGSM-RS: one step of 1.25·ε from a random start, Wong et al. 2020) or free (free adversarial training, Shafahi et al. 2019) (default pgd).")
+    var attackMethod: TrainingAttackMethod.Kind?
+    @Option(help: "Free training: replays m of each batch (default \(TrainingAttackMethod.Defaults.replays)); the data is passed over epochs/m times.")
+    var replays: Int?
+    @Flag(inversion: .prefixedNo, help: "Training attack: start from a random point of the ε-ball (default on; pgd and fgsm).")
+    var attackRandomStart: Bool?
     @Option(help: "Weight α of the logit-pairing term (alp, atalp; default \(AdversarialObjective.Defaults.alpha)).")
     var alpha: Double?
     @Option(help: "Weight β of the attention term (at, atalp; default \(AdversarialObjective.Defaults.beta)).")
@@ -62,6 +68,9 @@ struct TrainCommand: ParsableCommand {
         if let epsilon { attack["epsilon"] = .double(epsilon) }
         if let stepSize { attack["step_size"] = .double(stepSize) }
         if let attackIterations { attack["iterations"] = .int(Int64(attackIterations)) }
+        if let attackMethod { attack["method"] = .string(attackMethod.rawValue) }
+        if let replays { attack["replays"] = .int(Int64(replays)) }
+        if let attackRandomStart { attack["random_start"] = .bool(attackRandomStart) }
         if !attack.isEmpty { p["attack"] = .object(attack) }
         if let alpha { p["alpha"] = .double(alpha) }
         if let beta { p["beta"] = .double(beta) }
@@ -113,9 +122,7 @@ struct TrainCommand: ParsableCommand {
         // The defense decides the model: a plain ResNet, one with denoising blocks, an ensemble, or a randomised wrapper.
         let network = objective.makeModel(architecture: architecture, seed: seed)
         let trainer = Trainer(model: network, configuration: config, defense: objective)
-        let attack = objective.adversarialTraining.map { a in
-            String(format: ", PGD-%d ε=%g step %g", a.attack.iterations, a.attack.epsilon, a.attack.stepSize)
-        } ?? ""
+        let attack = objective.trainingAttack.map { ", " + $0.method.describe($0.attack) } ?? ""
         print("\(architecture.name) (\(network.parameterCount) parameters), defense \(objective.displayName)\(attack), "
               + "\(config.epochs) epochs of \(trainer.stepsPerEpoch(examples: train.count)) steps, batch \(config.batchSize), \(Parallel.threadCount) threads")
 

@@ -29,6 +29,8 @@ final class EvaluateCommandAgreementTests: XCTestCase {
           - {name: randomization, architecture: resnet8, widths: [4, 4, 8], defense: {kind: randomization}}
           - {name: fd, architecture: resnet8, widths: [4, 4, 8], defense: {kind: fd, denoising_groups: [2]}}
           - {name: adp, architecture: resnet8, widths: [4, 4, 8], defense: {kind: adp, ensemble_size: 2}}
+          - {name: trades, architecture: resnet8, widths: [4, 4, 8], defense: {kind: trades, trades_beta: 3.0, attack: {method: fgsm, iterations: 1, step_size: 0.125}}}
+          - {name: mart, architecture: resnet8, widths: [4, 4, 8], defense: {kind: mart, attack: {method: free, iterations: 1, replays: 2}}}
         attacks:
           - {name: pgd, threat_models: [white-box], epsilons: [0.1], iterations: [1, 2], step_size: 0.05}
         evaluation: {batch_size: 16}

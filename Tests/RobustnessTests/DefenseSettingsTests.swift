@@ -21,7 +21,11 @@ final class DefenseSettingsTests: XCTestCase {
                                             inference: RandomizedInference(eotSamples: 5, inferenceDraws: 3))),
          .randomization(InputRandomization(sizeRatio: 1.2, inference: RandomizedInference(eotSamples: 2, inferenceDraws: 4))),
          .fd(FeatureDenoisingTraining(training: .pat(attack: attack), denoisingGroups: [1])),
-         .adp(AdaptiveDiversityPromoting(ensembleSize: 2, alpha: 1, beta: 0.25))]
+         .adp(AdaptiveDiversityPromoting(ensembleSize: 2, alpha: 1, beta: 0.25)),
+         .trades(TRADESObjective(attack: attack, beta: 3)),
+         .mart(MARTObjective(attack: PGDConfiguration(epsilon: 0.1, stepSize: 0.125, iterations: 1), method: .fgsm, lambda: 4)),
+         .adversarial(AdversarialObjective(preset: .atalp, attack: PGDConfiguration(epsilon: 0.1, stepSize: 0.1, iterations: 1, randomStart: false),
+                                           method: .free(replays: 4)))]
     }
 
     func decode(_ json: String, strict: Bool = true) throws -> Defense {
@@ -58,7 +62,7 @@ final class DefenseSettingsTests: XCTestCase {
         XCTAssertEqual(message(#"{"kind": "adp", "ensemble_size": 0}"#), "test: ensemble_size: must be at least 1")
         XCTAssertEqual(message(#"{"kind": "pat", "attack": {"restarts": 0}}"#), "test: attack.restarts: must be at least 1")
         XCTAssertEqual(message(#"{"kind": "fgsm"}"#),
-                       "test: kind: unknown value 'fgsm' (expected one of: adp, alp, at, atalp, fd, igr, none, pat, randomization, rat)")
+                       "test: kind: unknown value 'fgsm' (expected one of: adp, alp, at, atalp, fd, igr, mart, none, pat, randomization, rat, trades)")
     }
 
     /// One rule wherever no step size is given: 2.5·ε/iterations (ε/4 at 10 iterations, ε/8 at 20), ε for one step.

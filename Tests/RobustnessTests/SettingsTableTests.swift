@@ -30,6 +30,8 @@ final class SettingsTableTests: XCTestCase {
         return [
             "attack.epsilon": "\(P.epsilon)", "attack.iterations": "\(P.iterations)", "attack.step_size": "2.5·ε/iterations",
             "attack.random_start": "\(P.randomStart)", "attack.restarts": "\(P.restarts)",
+            "attack.method": TrainingAttackMethod.pgd.kind.rawValue, "attack.replays": "\(TrainingAttackMethod.Defaults.replays)",
+            "trades_beta": text(TRADESObjective.Defaults.beta), "mart_lambda": text(MARTObjective.Defaults.lambda),
             "alpha": text(O.alpha), "beta": text(O.beta), "attention_groups": "all groups", "attention_norm": text(O.attentionNorm),
             "attention_exponent": text(O.attentionExponent), "clean_loss_weight": text(O.cleanLossWeight), "detach_clean": "\(O.detachClean)",
             "input_gradient_weight": text(InputGradientRegularization.Defaults.weight),
@@ -45,7 +47,7 @@ final class SettingsTableTests: XCTestCase {
             "step_milestones": T.stepMilestones.map(text).joined(separator: ", "), "step_gamma": text(T.stepGamma),
             "warmup_epochs": text(T.warmupEpochs), "optimizer": T.optimizer.rawValue, "momentum": text(T.momentum), "nesterov": "\(T.nesterov)",
             "weight_decay": text(T.weightDecay), "crop_padding": "\(T.cropPadding)", "flip": "\(T.horizontalFlip)",
-            "validation_examples": "0", "validation_attack": "the training attack",
+            "validation_examples": "0", "validation_attack": "the training attack (fgsm, free: PGD-10 at its ε)",
         ]
     }
 
@@ -62,13 +64,16 @@ final class SettingsTableTests: XCTestCase {
             "attention_groups": [0], "attention_norm": 2.0, "attention_exponent": 2.0, "clean_loss_weight": 0.0, "detach_clean": false,
             "input_gradient_weight": 0.1, "finite_difference_step": 0.01, "noise_distribution": "gaussian", "noise_scale": 0.25,
             "randomization_size_ratio": 1.1, "eot_samples": 10, "inference_draws": 10, "denoising_groups": [0], "ensemble_size": 3,
-            "adp_alpha": 2.0, "adp_beta": 0.5, "adp_determinant_offset": 1e-6,
+            "adp_alpha": 2.0, "adp_beta": 0.5, "adp_determinant_offset": 1e-6, "method": "pgd", "replays": 8,
+            "trades_beta": 6.0, "mart_lambda": 6.0,
         ]
         for row in try readmeRows() where !["all"].contains(row.kinds.first) {
             let parts = row.key.split(separator: ".").map(String.init)
             let sample = try XCTUnwrap(samples[parts.last!], row.key)
             for kind in Defense.Kind.allCases {
-                let setting: ParameterValue = parts.count == 2 ? .object([parts[1]: sample]) : sample
+                // replays belong to free training: the sample names the method too.
+                let setting: ParameterValue = parts.count == 2
+                    ? .object(parts[1] == "replays" ? ["method": "free", "replays": sample] : [parts[1]: sample]) : sample
                 let fields = try ParameterFields(.object(["kind": .string(kind.rawValue), parts[0]: setting]), source: "README")
                 let read = (try? Defense(from: fields)) != nil
                 XCTAssertEqual(read, row.kinds.contains(kind.rawValue), "\(row.key) for \(kind)")

@@ -44,6 +44,9 @@ public struct Report: Sendable {
     public var analysis: AnalysisSection?
     /// The model every other defense is compared with, image by image (default: the first PAT row).
     public var reference: String?
+    /// Warnings about training shown first, in bold and red: catastrophic overfitting of fast-trained
+    /// models (`CatastrophicOverfitting.warning`).
+    public var trainingWarnings: [String] = []
 
     public struct AnalysisSection: Sendable {
         /// `analysis/analysis.md`: its links are relative to `analysis/`.
@@ -66,11 +69,16 @@ public struct Report: Sendable {
         var markdown = "# \(title)\n\n"
         for note in notes { markdown += "\(note)  \n" }
         markdown += "\n"
+        if !trainingWarnings.isEmpty {
+            markdown += "## Training warnings\n\n" + trainingWarnings.map { "- **\($0)**\n" }.joined() + "\n"
+        }
         var html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>\(escape(title))</title>\n"
             + "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}"
             + "td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}th{background:#eee}td:first-child{text-align:left}"
             + ".warn{color:#a00}.charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>\n"
             + "<h1>\(escape(title))</h1>\n<p>\(notes.map(escape).joined(separator: "<br>"))</p>\n"
+            + (trainingWarnings.isEmpty ? ""
+               : "<h2 class=\"warn\">Training warnings</h2>\n<ul>" + trainingWarnings.map { "<li class=\"warn\"><b>\(escape($0))</b></li>" }.joined() + "</ul>\n")
         var table1CSV = "attack,model,defense,threat_model,epsilon,iterations,accuracy,clean_accuracy,examples,ci95_low,ci95_high,seed\n"
         var summaryCSV = "attack,model,defense,threat_model,epsilon,iterations,examples,seeds,mean,sd,min,max,ci95_low,ci95_high,interval,clean_mean\n"
         var resultsCSV = "attack,model,defense,threat_model,epsilon,step_size,restarts,examples,iterations,accuracy,seed\n"

@@ -18,6 +18,8 @@ enum ReportStage {
                      analyses: [String: (node: String, output: String)]) -> StageNode {
         var inputs = analyses
         for e in evaluations { inputs["\(e.model.name)/\(e.attack.name)"] = (e.node, "evaluation") }
+        // Fast-trained models' checkpoints, for their catastrophic-overfitting verdicts (no other model's: keys stay).
+        for m in p.trainedModels where m.defense.trainingAttack?.method.isFast == true { inputs["training/\(m.name)"] = ("train:\(m.name)", "model") }
         let rows: [ParameterValue] = evaluations.map {
             ["model": .string($0.model.name), "row": .string($0.model.row), "seed": .int(Int64($0.model.seed)),
              "label": .string($0.model.label), "defense": .string($0.model.defense.kind.rawValue), "attack": .string($0.attack.name)]
@@ -27,7 +29,9 @@ enum ReportStage {
                      + (p.data.trainExamples.map { ", first \($0) training images" } ?? "")
                      + (p.data.testExamples.map { ", first \($0) test images" } ?? "")]
             + p.trainedModels.map { m in
-                "\(m.name): \(m.architecture), defense \(m.defense.kind.rawValue), \(m.training.epochs) epochs, seed \(m.seed)"
+                "\(m.name): \(m.architecture), defense \(m.defense.kind.rawValue)"
+                    + (m.defense.trainingAttack.flatMap { $0.method.isFast ? " trained with \($0.method.describe($0.attack))" : nil } ?? "")
+                    + ", \(m.training.epochs) epochs, seed \(m.seed)"
                     + (m.training.validationExamples > 0
                        ? "; best checkpoint by \(TrainStage.selection(m).rawValue) validation accuracy"
                        : "; no validation, so the best checkpoint is the last")
@@ -60,6 +64,7 @@ enum ReportStage {
         }
         let analysis = try self.analysis(run)
         var report = Report(title: title, pipeline: pipeline, rows: reportRows, notes: notes)
+        report.trainingWarnings = try overfittingWarnings(run)
         report.reference = reference
         report.analysis = analysis.map { Report.AnalysisSection(markdown: $0.markdown, keyRegionTable: $0.table) }
         var files = report.files().mapValues { Array($0.utf8) }
@@ -71,6 +76,22 @@ enum ReportStage {
             }
         }
         return ["report": id]
+    }
+
+    /// The catastrophic-overfitting warnings of the fast-trained models (inputs `training/<model>`):
+    /// from each checkpoint's `catastrophic_overfitting_epoch` and its validation accuracies.
+    static func overfittingWarnings(_ run: StageRun) throws -> [String] {
+        try run.inputs.keys.filter { $0.hasPrefix("training/") }.sorted().compactMap { role in
+            try run.store.read(try run.input(role)) { r -> String? in
+                guard let e = try r.attribute("catastrophic_overfitting_epoch")?.intValue else { return nil }
+                let epochs = try r.readInt64("validation/epoch"), pgd = try r.readFloat32("validation/robust_accuracy")
+                let fgsm = try r.readFloat32("validation/fgsm_accuracy")
+                guard let i = epochs.firstIndex(of: e), i > 0, i < pgd.count, i < fgsm.count else { return nil }
+                let b = CatastrophicOverfitting.reference(pgd.map(Double.init), before: i)
+                return CatastrophicOverfitting.warning(model: String(role.dropFirst("training/".count)), epoch: Int(e) + 1,
+                                                       pgd: (Double(pgd[b]), Double(pgd[i])), fgsm: (Double(fgsm[b]), Double(fgsm[i])))
+            }
+        }
     }
 
     /// Table 2, Figure 4 and Figure 6 drawn from the analyze stages' artifacts (inputs `analysis/…`),

@@ -20,11 +20,13 @@ import Tensors
 /// | `validation/epoch` | int64 | epochs | epochs validated (0-based) |
 /// | `validation/clean_accuracy` | float32 | epochs | accuracy on the held-out slice |
 /// | `validation/robust_accuracy` | float32 | epochs | the same under the validation attack; only when one ran |
+/// | `validation/fgsm_accuracy` | float32 | epochs | under FGSM (from x, step ε); only for fast training methods (fgsm, free) |
 ///
 /// Root attributes besides the store's: `architecture` (ResNetConfiguration JSON), `defense`
 /// (`Defense.parameters` as canonical JSON: the same encoding as this stage's key), `epoch` (the
 /// epoch the weights are from, 0-based; -1 for "no validation, last"), `steps`, `selection` (`clean`
-/// or `robust`: the validation accuracy that picks `best`; absent without validation).
+/// or `robust`: the validation accuracy that picks `best`; absent without validation),
+/// `catastrophic_overfitting_epoch` (0-based; only when `CatastrophicOverfitting` flagged one).
 /// Format 1 (before the one configuration codec) held the defense as camelCase JSON; it is still read.
 ///
 /// Resuming: while it runs, the stage keeps `resume.h5` (weights, buffers, optimiser state, step and
@@ -49,9 +51,18 @@ enum TrainStage {
     }
 
     /// The attack that measures robust validation accuracy, if any: the pipeline's `validation_attack`,
-    /// else the training attack of an adversarially trained model.
+    /// else the training attack of a model trained with PGD, else (fast methods: fgsm, free) PGD-10 at
+    /// the training ε, which is what catastrophic overfitting fools.
     static func validationAttack(_ model: ModelSpec) -> PGDConfiguration? {
-        model.training.validationAttack ?? model.defense.adversarialTraining?.attack
+        if let given = model.training.validationAttack { return given }
+        guard let (attack, method) = model.defense.trainingAttack else { return nil }
+        return method.isFast ? CatastrophicOverfitting.pgdAttack(epsilon: attack.epsilon) : attack
+    }
+
+    /// The FGSM that, beside PGD, watches a fast-trained model for catastrophic overfitting (nil: not fast).
+    static func overfittingProbe(_ model: ModelSpec) -> PGDConfiguration? {
+        guard let (attack, method) = model.defense.trainingAttack, method.isFast else { return nil }
+        return CatastrophicOverfitting.fgsmAttack(epsilon: attack.epsilon)
     }
 
     /// The checkpoints the stage outputs, by role: `model` (after the last step) and `best`.
@@ -83,6 +94,7 @@ enum TrainStage {
         let network = model.defense.makeModel(architecture: configuration, seed: model.seed)
         let trainer = Trainer(model: network, configuration: model.training.configuration(seed: model.seed), defense: model.defense)
         let validationAttack = Self.validationAttack(model).flatMap { $0.iterations > 0 ? $0 : nil }
+        let probe = validationAttack == nil ? nil : Self.overfittingProbe(model)
         let selection = Self.selection(model)
         let architecture = canonicalJSON(configuration)
 
@@ -97,7 +109,8 @@ enum TrainStage {
         }
         let perEpoch = trainer.stepsPerEpoch(examples: train.count)
         let total = perEpoch * model.training.epochs
-        run.progress.line("\(run.node): \(model.architecture) (\(network.parameterCount) parameters), defense \(model.defense.displayName), "
+        run.progress.line("\(run.node): \(model.architecture) (\(network.parameterCount) parameters), defense \(model.defense.displayName)"
+                          + (model.defense.trainingAttack.map { " (\($0.method.describe($0.attack)))" } ?? "") + ", "
                           + "\(model.training.epochs) epochs × \(perEpoch) steps of \(min(model.training.schedule.batchSize, train.count)) images"
                           + (validation.map { ", \($0.count) held out for validation" } ?? ""))
 
@@ -124,12 +137,22 @@ enum TrainStage {
                     evaluatePGD(target: network, source: network, threatModel: .whiteBox, data: validation, attack: attack,
                                 recordingAfter: [], seed: model.seed &+ 0x7A11).evaluation.finalAccuracy
                 }
-                log.validate(epoch: epoch, clean: clean, robust: robust)
+                let fgsm = probe.map { attack in
+                    evaluatePGD(target: network, source: network, threatModel: .whiteBox, data: validation, attack: attack,
+                                recordingAfter: [], seed: model.seed &+ 0x7A11).evaluation.finalAccuracy
+                }
+                log.validate(epoch: epoch, clean: clean, robust: robust, fgsm: fgsm)
                 // No attack ran for a model trained without one: there is no robust number to print.
                 run.progress.line(String(format: "%@: epoch %d/%d: validation accuracy %.1f%% clean", run.node, epoch + 1,
                                          model.training.epochs, 100 * clean)
                                   + (robust.map { String(format: ", %.1f%% robust", 100 * $0) } ?? "")
+                                  + (fgsm.map { String(format: ", %.1f%% under FGSM", 100 * $0) } ?? "")
                                   + (log.bestEpoch == epoch ? " (best so far by \(selection.rawValue) accuracy)" : ""))
+                if let warning = log.overfittingWarning(model: run.node), log.catastrophicEpoch == epoch {
+                    run.progress.line(String(repeating: "⚠", count: 40))
+                    run.progress.line(warning)
+                    run.progress.line(String(repeating: "⚠", count: 40))
+                }
                 if log.bestEpoch == epoch {
                     do { try Checkpoint.save(network, architecture: architecture, metadata: ["epoch": .int(Int64(epoch))], to: bestPath) }
                     catch { failure = error; return false }
@@ -148,6 +171,7 @@ enum TrainStage {
             try w.setAttribute("epoch", .int(Int64(model.training.epochs - 1)))
             try w.setAttribute("steps", .int(Int64(total)))
             if validation != nil { try w.setAttribute("selection", .string(selection.rawValue)) }
+            if let e = log.catastrophicEpoch { try w.setAttribute("catastrophic_overfitting_epoch", .int(Int64(e))) }
         }
         var best = last
         if validation != nil, FileManager.default.fileExists(atPath: bestPath) {
@@ -159,6 +183,7 @@ enum TrainStage {
                 try w.setAttribute("epoch", .int(Int64(log.bestEpoch)))
                 try w.setAttribute("steps", .int(Int64(total)))
                 try w.setAttribute("selection", .string(selection.rawValue))
+                if let e = log.catastrophicEpoch { try w.setAttribute("catastrophic_overfitting_epoch", .int(Int64(e))) }
             }
             let index = log.epochs.firstIndex(of: Int64(log.bestEpoch)) ?? 0
             let value = selection == .robust ? log.robust[index] : log.clean[index]
@@ -178,7 +203,20 @@ struct TrainingLog {
     var clean: [Double] = []
     /// Robust accuracy per epoch; empty when no validation attack runs.
     var robust: [Double] = []
+    /// FGSM accuracy per epoch; only for fast training methods.
+    var fgsm: [Double] = []
     var bestEpoch = -1
+    /// The epoch (0-based) at which `CatastrophicOverfitting` flagged the run, if it did.
+    var catastrophicEpoch: Int? {
+        guard !fgsm.isEmpty, fgsm.count == robust.count else { return nil }
+        return CatastrophicOverfitting.firstCheck(pgd: robust, fgsm: fgsm).map { Int(epochs[$0]) }
+    }
+
+    func overfittingWarning(model: String) -> String? {
+        guard let e = catastrophicEpoch, let i = epochs.firstIndex(of: Int64(e)), i > 0 else { return nil }
+        let b = CatastrophicOverfitting.reference(robust, before: i)
+        return CatastrophicOverfitting.warning(model: model, epoch: e + 1, pgd: (robust[b], robust[i]), fgsm: (fgsm[b], fgsm[i]))
+    }
     let selection: TrainStage.Selection
 
     init(selection: TrainStage.Selection) { self.selection = selection }
@@ -191,13 +229,14 @@ struct TrainingLog {
         if case .ints(let v)? = a["validation_epochs"] { epochs = v }
         if case .doubles(let v)? = a["validation_clean"] { clean = v }
         if case .doubles(let v)? = a["validation_robust"] { robust = v }
+        if case .doubles(let v)? = a["validation_fgsm"] { fgsm = v }
         bestEpoch = Int(a["best_epoch"]?.intValue ?? -1)
     }
 
     var attributes: [String: HDF5Attribute] {
         ["step": .int(Int64(step)), "log_loss": .doubles(loss), "log_accuracy": .doubles(accuracy),
          "validation_epochs": .ints(epochs), "validation_clean": .doubles(clean), "validation_robust": .doubles(robust),
-         "best_epoch": .int(Int64(bestEpoch))]
+         "best_epoch": .int(Int64(bestEpoch))].merging(fgsm.isEmpty ? [:] : ["validation_fgsm": .doubles(fgsm)]) { $1 }
     }
 
     mutating func record(step: Int, terms: LossTerms) {
@@ -208,7 +247,8 @@ struct TrainingLog {
 
     /// Records an epoch's validation; it becomes the best when its accuracy by `selection` beats
     /// every earlier epoch's (the first of equals wins).
-    mutating func validate(epoch: Int, clean c: Float, robust r: Float?) {
+    mutating func validate(epoch: Int, clean c: Float, robust r: Float?, fgsm f: Float? = nil) {
+        if let f { fgsm.append(Double(f)) }
         let scores = selection == .robust ? robust : clean
         let bestSoFar = scores.max() ?? -1
         epochs.append(Int64(epoch)); clean.append(Double(c))
@@ -225,5 +265,6 @@ struct TrainingLog {
         try w.write("validation/epoch", int64: epochs, shape: [epochs.count])
         try w.write("validation/clean_accuracy", float32: clean.map(Float.init), shape: [clean.count])
         if !robust.isEmpty { try w.write("validation/robust_accuracy", float32: robust.map(Float.init), shape: [robust.count]) }
+        if !fgsm.isEmpty { try w.write("validation/fgsm_accuracy", float32: fgsm.map(Float.init), shape: [fgsm.count]) }
     }
 }

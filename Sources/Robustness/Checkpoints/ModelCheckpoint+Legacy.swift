@@ -30,7 +30,7 @@ extension ModelCheckpoint {
         switch kind {
         case .none, .pat, .alp, .at, .atalp, .igr:
             return .defaults(kind)
-        case .rat, .randomization, .fd, .adp:
+        case .rat, .randomization, .fd, .adp, .trades, .mart:
             throw SettingsError(source: path, key: "defense", "names defense '\(named)' but carries no configuration of it; "
                                 + "refusing to rebuild it from defaults (its noise, ensemble or denoising blocks may differ)")
         }

@@ -13,6 +13,8 @@ public struct LossTerms: Sendable {
     /// ADP: the ensemble entropy H and the mean log-determinant (before α and β).
     public var ensembleEntropy: Float = 0
     public var logDeterminant: Float = 0
+    /// TRADES: the mean KL(f(x) ‖ f(x′)); MART: the mean of the same weighted by 1 − p_y(x) (before β or λ).
+    public var divergence: Float = 0
 
     public init() {}
     /// Fraction of the batch the model got right (on the adversarial batch when there is one).
@@ -27,9 +29,18 @@ extension Defense {
     /// IGR adds its finite-difference gradient penalty to the clean cross-entropy; ADP needs an
     /// `Ensemble` (as `makeModel` builds) and sums its members' cross-entropies minus the regulariser.
     public func loss(model: any Classifier, clean x: Tensor, adversarial: Tensor?, labels: [Int], tape: Tape) -> (Variable, LossTerms) {
+        loss(model: model, clean: x, adversarialInput: adversarial.map { tape.input($0, requiresGradient: false) }, labels: labels, tape: tape)
+    }
+
+    /// The same with x′ given as a variable of `tape`: free training asks for its gradient
+    /// (`tape.input(x′, requiresGradient: true)`) to update δ from the same backward pass.
+    public func loss(model: any Classifier, clean x: Tensor, adversarialInput adversarial: Variable?, labels: [Int],
+                     tape: Tape) -> (Variable, LossTerms) {
         switch self {
         case .igr(let igr): return igr.loss(model: model, x: x, labels: labels, tape: tape)
         case .adp(let adp): return adp.loss(model: model, x: x, labels: labels, tape: tape)
+        case .trades(let t) where adversarial != nil: return t.loss(model: model, clean: x, adversarial: adversarial!, labels: labels, tape: tape)
+        case .mart(let m) where adversarial != nil: return m.loss(model: model, clean: x, adversarial: adversarial!, labels: labels, tape: tape)
         default: break
         }
         guard let objective = adversarialTraining, let adversarial else {
@@ -46,9 +57,9 @@ extension Defense {
 
 extension AdversarialObjective {
     /// Equation 2 on one batch and its adversarial counterpart.
-    func loss(model: any Classifier, clean x: Tensor, adversarial: Tensor, labels: [Int], tape: Tape) -> (Variable, LossTerms) {
+    func loss(model: any Classifier, clean x: Tensor, adversarial: Variable, labels: [Int], tape: Tape) -> (Variable, LossTerms) {
         var terms = LossTerms()
-        let adv = model(tape.input(adversarial, requiresGradient: false), mode: .training)
+        let adv = model(adversarial, mode: .training)
         var ce = softmaxCrossEntropy(adv.logits, labels: labels)
         terms.accuracy = accuracy(adv.logits.value, labels)
         var total: Variable

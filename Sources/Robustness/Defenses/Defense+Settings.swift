@@ -9,17 +9,20 @@ import Store
 /// | kind | keys (defaults in the payload types) |
 /// |---|---|
 /// | none | — |
-/// | pat, alp, at, atalp | `attack` (PGD: epsilon, step_size, iterations, random_start, restarts), `alpha` (alp, atalp), `beta` (at, atalp), `clean_loss_weight`, `detach_clean`; at and atalp: `attention_groups`, `attention_norm`, `attention_exponent` |
+/// | pat, alp, at, atalp | `attack` (`method`: pgd, fgsm or free, and the method's keys: PGD's epsilon, step_size, iterations, random_start, restarts; fgsm's epsilon, step_size, random_start; free's epsilon, step_size, replays — `TrainingAttackMethod.decode`), `alpha` (alp, atalp), `beta` (at, atalp), `clean_loss_weight`, `detach_clean`; at and atalp: `attention_groups`, `attention_norm`, `attention_exponent` |
 /// | igr | `input_gradient_weight`, `finite_difference_step` |
 /// | rat | the PAT keys, `noise_distribution`, `noise_scale`, `eot_samples`, `inference_draws` |
 /// | randomization | `randomization_size_ratio`, `eot_samples`, `inference_draws` |
 /// | fd | the PAT keys, `denoising_groups` |
 /// | adp | `ensemble_size`, `adp_alpha`, `adp_beta`, `adp_determinant_offset` |
+/// | trades | `attack` (as above; PGD ascends the KL), `trades_beta` (the KL weight β, default 6) |
+/// | mart | `attack` (as above), `mart_lambda` (the weighted-KL weight λ, default 6) |
 ///
 /// Encoding rules that keep stage keys of earlier versions: numbers as the Double the type holds
 /// (the attack's Float ε as `Double(ε)`, as always); the adversarial objective writes α and β even
 /// when 0 (PAT; a PAT objective reads them only to check that they are 0); attention settings only
-/// when β ≠ 0; `adp_determinant_offset` only when not its default.
+/// when β ≠ 0; `adp_determinant_offset` only when not its default; the attack's `method` (and
+/// `replays`) only when not pgd.
 extension Defense {
     public init(from f: any SettingsReader) throws {
         let kind = try f.required("kind") { try f.choice($0, Kind.self) }
@@ -49,9 +52,20 @@ extension Defense {
             self = .adp(AdaptiveDiversityPromoting(ensembleSize: try f.int("ensemble_size") ?? D.ensembleSize,
                                                    alpha: try f.double("adp_alpha") ?? D.alpha, beta: try f.double("adp_beta") ?? D.beta,
                                                    determinantOffset: try f.double("adp_determinant_offset") ?? D.determinantOffset))
+        case .trades:
+            let (attack, method) = try Self.trainingAttack(from: f)
+            self = .trades(TRADESObjective(attack: attack, method: method, beta: try f.double("trades_beta") ?? TRADESObjective.Defaults.beta))
+        case .mart:
+            let (attack, method) = try Self.trainingAttack(from: f)
+            self = .mart(MARTObjective(attack: attack, method: method, lambda: try f.double("mart_lambda") ?? MARTObjective.Defaults.lambda))
         }
         if let (key, message) = problem { throw f.error(key, message) }
         try f.finish()
+    }
+
+    /// The training attack under `attack` (PGD-10 at the default ε when absent) and its method.
+    static func trainingAttack(from f: any SettingsReader) throws -> (PGDConfiguration, TrainingAttackMethod) {
+        try f.nested("attack").map { try TrainingAttackMethod.decode(from: $0) } ?? (AdversarialObjective.defaultAttack, .pgd)
     }
 
     /// The defense's settings as a pipeline file writes them (`kind` and the kind's keys).
@@ -77,6 +91,10 @@ extension Defense {
             if adp.determinantOffset != AdaptiveDiversityPromoting.Defaults.determinantOffset {
                 p["adp_determinant_offset"] = .double(adp.determinantOffset)
             }
+        case .trades(let t):
+            p["attack"] = t.method.encode(t.attack); p["trades_beta"] = .double(t.beta)
+        case .mart(let m):
+            p["attack"] = m.method.encode(m.attack); p["mart_lambda"] = .double(m.lambda)
         }
         return .object(p)
     }
@@ -85,7 +103,7 @@ extension Defense {
 extension AdversarialObjective {
     /// Reads a preset's keys from the defense's mapping (the training attack under `attack`).
     init(preset: Defense.Kind, from f: any SettingsReader) throws {
-        let attack = try f.nested("attack").map { try PGDConfiguration(from: $0) } ?? Self.defaultAttack
+        let (attack, method) = try Defense.trainingAttack(from: f)
         let pairsLogits = preset == .alp || preset == .atalp, pairsAttention = preset == .at || preset == .atalp
         // A weight of a term the preset lacks may be written (as 0: the encoding of earlier versions), never set.
         func weight(_ key: String, present: Bool, _ fallback: Double) throws -> Double {
@@ -106,11 +124,11 @@ extension AdversarialObjective {
                   attentionNorm: pairsAttention ? try f.double("attention_norm") ?? Defaults.attentionNorm : Defaults.attentionNorm,
                   attentionExponent: pairsAttention ? try f.double("attention_exponent") ?? Defaults.attentionExponent : Defaults.attentionExponent,
                   cleanLossWeight: try f.double("clean_loss_weight") ?? Defaults.cleanLossWeight,
-                  detachClean: try f.bool("detach_clean") ?? Defaults.detachClean)
+                  detachClean: try f.bool("detach_clean") ?? Defaults.detachClean, method: method)
     }
 
     var parameters: [String: ParameterValue] {
-        var p: [String: ParameterValue] = ["attack": attack.parameters, "alpha": .double(alpha), "beta": .double(beta),
+        var p: [String: ParameterValue] = ["attack": method.encode(attack), "alpha": .double(alpha), "beta": .double(beta),
                                            "clean_loss_weight": .double(cleanLossWeight), "detach_clean": .bool(detachClean)]
         if beta != 0 {
             p["attention_norm"] = .double(attentionNorm); p["attention_exponent"] = .double(attentionExponent)

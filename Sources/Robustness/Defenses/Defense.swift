@@ -11,6 +11,11 @@ import Tensors
 /// - `randomization`: plain training; random resize and zero padding at inference (Xie et al. 2017).
 /// - `fd`: PAT of a ResNet with feature-denoising blocks after chosen groups (Xie et al. 2018).
 /// - `adp`: an ensemble of K ResNets trained with Σ CE − α·H − β·log det (Pang et al. 2019).
+/// - `trades`: CE(f(x), y) + β·KL(f(x) ‖ f(x′)), x′ maximising the KL (Zhang et al. 2019).
+/// - `mart`: boosted CE on x′ + λ·KL(f(x) ‖ f(x′))·(1 − p_y(x)) (Wang et al. 2020).
+///
+/// Every kind that trains on adversarial examples makes them with a training attack and a
+/// `TrainingAttackMethod` (PGD, FGSM-RS or free training); `trainingAttack` gives both.
 ///
 /// Each payload states its defaults once and checks its values once (its initialiser); the settings
 /// codec (`Defense+Settings.swift`) and the checkpoint format (`DefendedCheckpoint`) read and write
@@ -27,11 +32,14 @@ public enum Defense: Hashable, Sendable {
     case randomization(InputRandomization)
     case fd(FeatureDenoisingTraining)
     case adp(AdaptiveDiversityPromoting)
+    case trades(TRADESObjective)
+    case mart(MARTObjective)
 
     /// The kinds as a pipeline file and the command line name them.
     public enum Kind: String, Sendable, CaseIterable {
         case none, pat, alp, at, atalp
         case igr, rat, randomization, fd, adp
+        case trades, mart
     }
 
     public var kind: Kind {
@@ -43,6 +51,8 @@ public enum Defense: Hashable, Sendable {
         case .randomization: .randomization
         case .fd: .fd
         case .adp: .adp
+        case .trades: .trades
+        case .mart: .mart
         }
     }
 
@@ -56,6 +66,8 @@ public enum Defense: Hashable, Sendable {
         case .randomization: .randomization(InputRandomization())
         case .fd: .fd(FeatureDenoisingTraining(training: AdversarialObjective(preset: .pat, attack: attack)))
         case .adp: .adp(AdaptiveDiversityPromoting())
+        case .trades: .trades(TRADESObjective(attack: attack))
+        case .mart: .mart(MARTObjective(attack: attack))
         }
     }
 
@@ -65,17 +77,29 @@ public enum Defense: Hashable, Sendable {
         case .none: "No defense"
         case .atalp: "AT+ALP"
         case .randomization: "Randomization"
+        case .trades: "TRADES"
+        case .mart: "MART"
         default: kind.rawValue.uppercased()
         }
     }
 
-    /// The adversarial objective of training, for kinds that make adversarial examples (PAT…AT+ALP, RAT, FD).
+    /// The equation-2 objective of training, for the kinds built on it (PAT…AT+ALP, RAT, FD).
     public var adversarialTraining: AdversarialObjective? {
         switch self {
         case .adversarial(let o): o
         case .rat(let r): r.training
         case .fd(let f): f.training
-        case .none, .igr, .randomization, .adp: nil
+        case .none, .igr, .randomization, .adp, .trades, .mart: nil
+        }
+    }
+
+    /// The training attack and its method, for every kind that trains on adversarial examples
+    /// (PAT…AT+ALP, RAT, FD, TRADES, MART); nil for the others.
+    public var trainingAttack: (attack: PGDConfiguration, method: TrainingAttackMethod)? {
+        switch self {
+        case .trades(let t): (t.attack, t.method)
+        case .mart(let m): (m.attack, m.method)
+        default: adversarialTraining.map { ($0.attack, $0.method) }
         }
     }
 
@@ -91,11 +115,13 @@ public enum Defense: Hashable, Sendable {
         case .randomization(let p): p.problem
         case .fd(let p): p.problem
         case .adp(let p): p.problem
+        case .trades(let p): p.problem
+        case .mart(let p): p.problem
         }
     }
 
     /// Whether training makes adversarial examples at all.
-    public var isAdversarial: Bool { adversarialTraining != nil }
+    public var isAdversarial: Bool { trainingAttack != nil }
 
     /// How a randomised defense is attacked and scored (nil: the model is deterministic).
     public var randomizedInference: RandomizedInference? {
@@ -146,7 +172,7 @@ public enum Defense: Hashable, Sendable {
                                   seed: noiseSeed)
         case .randomization(let r):
             return RandomResizePadding(base: ResNet(architecture, rng: &rng), sizeRatio: Float(r.sizeRatio), seed: noiseSeed)
-        case .none, .adversarial, .igr, .fd:
+        case .none, .adversarial, .igr, .fd, .trades, .mart:
             return ResNet(networkArchitecture(architecture), rng: &rng)
         }
     }
@@ -180,6 +206,8 @@ public struct AdversarialObjective: Hashable, Sendable {
 
     /// The attack that makes x' during training.
     public var attack: PGDConfiguration
+    /// How the attack is run: PGD (its iterations), FGSM-RS or free training (`TrainingAttackMethod`).
+    public var method: TrainingAttackMethod
     /// Weight of the logit-pairing term (`logitPairingLoss`); 0 for PAT and AT.
     public var alpha: Double
     /// Weight of the attention term (`attentionPairingLoss`); 0 for PAT and ALP.
@@ -197,9 +225,9 @@ public struct AdversarialObjective: Hashable, Sendable {
     public init(preset: Defense.Kind, attack: PGDConfiguration = defaultAttack, alpha: Double = Defaults.alpha, beta: Double = Defaults.beta,
                 attentionGroups: [Int]? = nil, attentionNorm: Double = Defaults.attentionNorm,
                 attentionExponent: Double = Defaults.attentionExponent, cleanLossWeight: Double = Defaults.cleanLossWeight,
-                detachClean: Bool = Defaults.detachClean) {
+                detachClean: Bool = Defaults.detachClean, method: TrainingAttackMethod = .pgd) {
         precondition([.pat, .alp, .at, .atalp].contains(preset), "\(preset) is not a preset of the adversarial objective")
-        self.attack = attack
+        self.attack = attack; self.method = method
         self.alpha = preset == .alp || preset == .atalp ? alpha : 0
         self.beta = preset == .at || preset == .atalp ? beta : 0
         self.attentionGroups = attentionGroups; self.attentionNorm = attentionNorm; self.attentionExponent = attentionExponent

@@ -22,12 +22,17 @@ public struct TrainingProgress: Sendable {
     public var epochs: Int { totalSteps / max(stepsPerEpoch, 1) }
 }
 
-/// Trains a classifier with a defense objective: per step, PGD on the batch (adversarial objectives),
-/// the objective's loss in training mode, backward, optimiser update.
+/// Trains a classifier with a defense objective: per step, the training attack on the batch
+/// (adversarial objectives: PGD or FGSM-RS, `Defense.trainingExamples`), the objective's loss in
+/// training mode, backward, optimiser update. Free training (`TrainingAttackMethod.free(replays: m)`)
+/// replays each batch m times instead, x′ = clip(x + δ, 0, 1), and updates δ from the input gradient
+/// of the same backward pass.
 ///
-/// Global step s reads batch s mod (steps per epoch) of epoch ⌊s / steps per epoch⌋'s shuffle and uses
-/// a random stream derived from (seed, s); so a run restored at step s (weights, buffers, optimiser
-/// state) continues exactly as an uninterrupted one would.
+/// Global step s reads batch b = ⌊s / m⌋ (m = 1 except for free training): batch b mod (steps per
+/// epoch) of pass ⌊b / steps per epoch⌋'s shuffle, augmented by a random stream derived from (seed, b);
+/// so a run restored at step s (weights, buffers, optimiser state) continues exactly as an
+/// uninterrupted one would. Free training's δ is reset at every epoch boundary (every steps-per-epoch
+/// optimiser steps), so that is exact for runs restored at an epoch end; restored mid-epoch, δ restarts at 0.
 public final class Trainer {
     public let model: any Classifier
     public let configuration: TrainingConfiguration
@@ -35,6 +40,8 @@ public final class Trainer {
     public let optimizer: any Optimizer
     /// Optimiser steps taken so far.
     public var step = 0
+    /// Free training's perturbation δ (the batch's shape), carried across replays and batches; nil is 0.
+    public var freePerturbation: Tensor?
 
     public init(model: any Classifier, configuration: TrainingConfiguration, defense: Defense) {
         if let (key, message) = defense.problem { preconditionFailure("invalid defense setting \(key): \(message)") }
@@ -50,13 +57,28 @@ public final class Trainer {
     public func trainStep(images: Tensor, labels: [Int], learningRate: Float, rng: inout SeededRandom) -> LossTerms {
         // A randomised model draws from the step's stream, so a resumed run repeats its noise.
         if let randomized = model as? any RandomizedClassifier { randomized.reseed(rng.next()) }
-        let adversarial = defense.adversarialTraining.map {
-            PGD.perturb(model, images: images, labels: labels, configuration: $0.attack, rng: &rng)
-        }
+        if let (attack, method) = defense.trainingAttack, case .free = method { return freeStep(images: images, labels: labels, attack: attack, learningRate: learningRate) }
+        let adversarial = defense.trainingExamples(model: model, images: images, labels: labels, rng: &rng)
         let tape = Tape(recordsParameterGradients: true)
         let (loss, terms) = defense.loss(model: model, clean: images, adversarial: adversarial, labels: labels, tape: tape)
         tape.backward(from: loss)
         optimizer.step(learningRate: learningRate)
+        return terms
+    }
+
+    /// One replay of free training (Shafahi et al. 2019, Algorithm 1): loss at x′ = clip(x + δ, 0, 1),
+    /// one backward pass for both the optimiser step and ∇ₓ′ L, then δ ← clip(δ + step·sign(∇ₓ′ L), −ε, ε).
+    func freeStep(images: Tensor, labels: [Int], attack: PGDConfiguration, learningRate: Float) -> LossTerms {
+        let delta = freePerturbation.flatMap { $0.shape == images.shape ? $0 : nil } ?? Tensor(shape: images.shape, repeating: 0)
+        let tape = Tape(recordsParameterGradients: true)
+        let input = tape.input((images + delta).map { min(max($0, 0), 1) }, requiresGradient: true)
+        let (loss, terms) = defense.loss(model: model, clean: images, adversarialInput: input, labels: labels, tape: tape)
+        tape.backward(from: loss)
+        optimizer.step(learningRate: learningRate)
+        let e = attack.epsilon, s = attack.stepSize
+        freePerturbation = delta.zipMap(input.gradient ?? Tensor(shape: images.shape, repeating: 0)) { d, g in
+            min(max(d + (g > 0 ? s : (g < 0 ? -s : 0)), -e), e)
+        }
         return terms
     }
 
@@ -72,16 +94,21 @@ public final class Trainer {
         let firstStep = step
         var order: [Int] = []
         var orderEpoch = -1
+        let replays = defense.trainingAttack?.method.replays ?? 1
         while step < total {
-            let epoch = step / perEpoch, position = step % perEpoch
-            if epoch != orderEpoch {
-                var shuffle = SeededRandom.derived(seed: configuration.seed, stream: UInt64(epoch) &+ 0xE90C)
+            let epoch = step / perEpoch, batchIndex = step / replays
+            let pass = batchIndex / perEpoch, position = batchIndex % perEpoch
+            if pass != orderEpoch {
+                var shuffle = SeededRandom.derived(seed: configuration.seed, stream: UInt64(pass) &+ 0xE90C)
                 order = shuffle.permutation(data.count)
-                orderEpoch = epoch
+                orderEpoch = pass
             }
-            var rng = SeededRandom.derived(seed: configuration.seed, stream: UInt64(step) &* 2 &+ 1)
+            if replays > 1 && step % perEpoch == 0 { freePerturbation = nil }
+            var rng = SeededRandom.derived(seed: configuration.seed, stream: UInt64(batchIndex) &* 2 &+ 1)
             let indices = Array(order[position * batch..<(position + 1) * batch])
             let images = configuration.augmentation.apply(data.images.gatherRows(indices), rng: &rng)
+            // Each replay of a batch sees the same augmented images and draws its own noise.
+            if replays > 1 { rng = SeededRandom.derived(seed: configuration.seed, stream: (UInt64(step) &* 2 &+ 1) ^ 0xF4EE_0000_0000) }
             let lr = schedule.rate(at: step)
             let terms = trainStep(images: images, labels: indices.map { data.labels[$0] }, learningRate: lr, rng: &rng)
             step += 1
