@@ -1,4 +1,6 @@
 import ArgumentParser
+import Cluster
+import Foundation
 import Tensors
 
 /// The atalp command-line tool: every subcommand is one verb of the pipeline or the store.
@@ -12,6 +14,19 @@ struct Atalp: ParsableCommand {
 
     static func main() {
         OpenMPWaitPolicy.restartPassiveIfNeeded()
-        main(nil)
+        // Under MPI with several ranks, a rank that fails must end the job: the others would wait in
+        // their next collective forever. One process exits as ArgumentParser always has.
+        guard MPIRuntime.isLaunched else { return main(nil) }
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let world = Communicator.world
+            guard code != .success, world.isDistributed else { exit(withError: error) }
+            FileHandle.standardError.write(Data("atalp (rank \(world.rank) of \(world.size)): \(fullMessage(for: error))\n".utf8))
+            world.abort(code: code.rawValue)
+        }
+        exit()
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import Pipeline
 import Store
@@ -28,10 +29,13 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Training checkpoint interval in seconds (besides every epoch end).", valueName: "SECONDS"))
     var checkpointSeconds: Double = 60
     @Option(help: ArgumentHelp("Also checkpoint training every N steps.", valueName: "N")) var checkpointEverySteps: Int?
-    @Option(help: "Stages to run side by side (each already uses every core).") var jobs: Int = 1
+    @Option(help: "Stages to run side by side (each already uses every core; one at a time under MPI).") var jobs: Int = 1
+    @Option(help: ArgumentHelp("Batch norm in data-parallel training under mpirun: sync (statistics of the whole global batch, the default) or local (each rank's slice).", valueName: "MODE"))
+    var batchNorm: String = "sync"
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard ["sync", "local"].contains(batchNorm) else { throw ValidationError("--batch-norm must be 'sync' or 'local', not '\(batchNorm)'") }
         guard checkpointSeconds >= 0 else { throw ValidationError("--checkpoint-seconds must be ≥ 0") }
         if let n = checkpointEverySteps, n < 1 { throw ValidationError("--checkpoint-every-steps must be at least 1") }
     }
@@ -45,9 +49,18 @@ struct RunCommand: ParsableCommand {
         options.checkpointSeconds = checkpointSeconds
         options.checkpointEverySteps = checkpointEverySteps
         options.jobs = jobs
-        let store = try store.open(create: !dryRun, repairs: !dryRun)
-        let runner = try PipelineRunner(definition: definition, store: store, options: options)
+        // Under mpirun every rank runs the pipeline: training data-parallel, attacks and evaluation
+        // sharded, rank 0 writing and printing (docs/cluster.md). Otherwise one process, as always.
+        options.communicator = Communicator.world
+        options.synchronizedBatchNorm = batchNorm == "sync"
+        let leader = options.communicator.isLeader
+        // The leader creates (and repairs) the store before the other ranks open it.
+        let opened = leader ? try store.open(create: !dryRun, repairs: !dryRun) : nil
+        options.communicator.barrier()
+        let store = try opened ?? store.open(create: false, repairs: false)
+        let runner = try PipelineRunner(definition: definition, store: store, options: options, progress: ProgressDisplay(quiet: !leader))
         let states = try runner.run()
+        guard leader else { return }
         if dryRun {
             print(StatusCommand.table(states, dryRun: true), terminator: "")
             return

@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 import Store
 import Tensors
@@ -16,6 +17,11 @@ public struct RunOptions: Sendable {
     public var jobs = 1
     /// Where the report goes (default: the pipeline's `report.directory`).
     public var reportDirectory: String?
+    /// The ranks that run the pipeline together (`mpirun -np N`): training data-parallel, attacks and
+    /// evaluation sharded, rank 0 writing (`runCollectively`). One process by default.
+    public var communicator: Communicator = .single
+    /// Synchronised batch norm in data-parallel training (see `DataParallelism`).
+    public var synchronizedBatchNorm = true
 
     public init() {}
 }
@@ -61,7 +67,7 @@ public final class PipelineRunner: @unchecked Sendable {
 
     /// Provenance recorded with each run (never part of a key).
     var info: [String: String] {
-        var info = ["pipeline": definition.name, "threads": "\(Parallel.threadCount)"]
+        var info = ["pipeline": definition.name, "threads": "\(Parallel.threadCount)", "ranks": "\(options.communicator.size)"]
         if let blas = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] { info["openblas_threads"] = blas }
         return info
     }
@@ -88,17 +94,19 @@ public final class PipelineRunner: @unchecked Sendable {
                 }
                 inputs[role] = id
             }
-            let spec = node.spec(inputs)
+            let spec = keyed(node).spec(inputs)
             let key = try spec.key()
             let stageStart = Date()
             let run = StageRun(node: node.name, spec: spec, key: key, store: store, checkpointing: Checkpointing(seconds: options.checkpointSeconds, everySteps: options.checkpointEverySteps),
-                               progress: progress, cache: cache)
+                               progress: progress, cache: cache, parallelism: DataParallelism(communicator: options.communicator,
+                                                                                             synchronizedBatchNorm: options.synchronizedBatchNorm))
             var info = self.info
             info["name"] = node.name
-            let result = try store.run(spec, info: info) {
-                progress.line("▶ \(node.name)")
-                return try node.compute(run)
-            }
+            let result = options.communicator.isDistributed ? try runCollectively(node, spec: spec, info: info, run: run)
+                : try store.run(spec, info: info) {
+                    progress.line("▶ \(node.name)")
+                    return try node.compute(run)
+                }.asTuple
             let seconds = Date().timeIntervalSince(stageStart)
             if result.computed { progress.line(String(format: "✓ %@ (%@)", node.name, duration(seconds))) }
             results.withLock { $0[node.name] = result.outputs }
@@ -108,7 +116,8 @@ public final class PipelineRunner: @unchecked Sendable {
             }
         }
 
-        if options.jobs <= 1 {
+        // Ranks of an MPI job must enter each stage's collectives in the same order: one stage at a time.
+        if options.jobs <= 1 || options.communicator.isDistributed {
             for node in nodes { try execute(node) }
         } else {
             // A small scheduler: a node starts when all its dependencies are done, at most `jobs` at once.
@@ -143,7 +152,7 @@ public final class PipelineRunner: @unchecked Sendable {
             group.wait()
             if let error = failure.withLock({ $0 }) { throw error }
         }
-        if let outputs = results.withLock({ $0["report"] }), let report = outputs["report"] {
+        if options.communicator.isLeader, let outputs = results.withLock({ $0["report"] }), let report = outputs["report"] {
             try ReportStage.materialize(report, in: store, to: reportDirectory)
         }
         let all = states.withLock { $0 }
@@ -172,7 +181,7 @@ public final class PipelineRunner: @unchecked Sendable {
                     if let old = previous?.inputs[role] { inputs[role] = old }
                 }
             }
-            let spec = node.spec(inputs)
+            let spec = keyed(node).spec(inputs)
             let key = try? spec.key()
             if waiting.isEmpty, let key, let outputs = store.lookup(key) {
                 known[node.name] = outputs
@@ -191,4 +200,8 @@ public final class PipelineRunner: @unchecked Sendable {
         }
         return states
     }
+}
+
+extension RunResult {
+    var asTuple: (outputs: [String: ArtifactID], computed: Bool) { (outputs, computed) }
 }

@@ -82,6 +82,9 @@ enum TrainStage {
         let configuration = try model.resnetConfiguration(channels: data.train.channels, classes: classes)
         let network = model.defense.makeModel(architecture: configuration, seed: model.seed)
         let trainer = Trainer(model: network, configuration: model.training.configuration(seed: model.seed), defense: model.defense)
+        // Under MPI: data-parallel over the stage's ranks; rank 0 alone writes resume files and outputs.
+        trainer.parallelism = run.parallelism
+        let leader = run.isLeader
         let validationAttack = Self.validationAttack(model).flatMap { $0.iterations > 0 ? $0 : nil }
         let selection = Self.selection(model)
         let architecture = canonicalJSON(configuration)
@@ -99,10 +102,13 @@ enum TrainStage {
         let total = perEpoch * model.training.epochs
         run.progress.line("\(run.node): \(model.architecture) (\(network.parameterCount) parameters), defense \(model.defense.displayName), "
                           + "\(model.training.epochs) epochs × \(perEpoch) steps of \(min(model.training.schedule.batchSize, train.count)) images"
-                          + (validation.map { ", \($0.count) held out for validation" } ?? ""))
+                          + (validation.map { ", \($0.count) held out for validation" } ?? "")
+                          + (run.communicator.isDistributed
+                             ? ", data-parallel over \(run.communicator.size) ranks (\(run.parallelism.synchronizedBatchNorm ? "synchronised" : "local") batch norm)" : ""))
 
         var lastSave = Date()
         func save() throws {
+            guard leader else { return }
             try Checkpoint.save(network, optimizer: trainer.optimizer, architecture: architecture, metadata: log.attributes, to: resumePath)
             lastSave = Date()
         }
@@ -130,7 +136,7 @@ enum TrainStage {
                                          model.training.epochs, 100 * clean)
                                   + (robust.map { String(format: ", %.1f%% robust", 100 * $0) } ?? "")
                                   + (log.bestEpoch == epoch ? " (best so far by \(selection.rawValue) accuracy)" : ""))
-                if log.bestEpoch == epoch {
+                if log.bestEpoch == epoch && leader {
                     do { try Checkpoint.save(network, architecture: architecture, metadata: ["epoch": .int(Int64(epoch))], to: bestPath) }
                     catch { failure = error; return false }
                 }
@@ -140,6 +146,10 @@ enum TrainStage {
         })
         if let failure { throw failure }
         guard trainer.step == total else { throw PipelineError(file: run.node, "training stopped at step \(trainer.step) of \(total)") }
+        if run.communicator.isDistributed {
+            run.progress.line(String(format: "%@: %.1f s of the leader's training in all-reductions", run.node, trainer.communicationSeconds))
+        }
+        guard leader else { return [:] }   // every rank holds the same weights; the leader writes them
 
         let checkpoint = run.metadata(kind: "checkpoint", formatVersion: ModelCheckpoint.formatVersion)
         let last = try run.store.put(checkpoint) { w in
