@@ -32,9 +32,12 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Stages to run side by side (each already uses every core; one at a time under MPI).") var jobs: Int = 1
     @Option(help: ArgumentHelp("Batch norm in data-parallel training under mpirun: sync (statistics of the whole global batch, the default) or local (each rank's slice).", valueName: "MODE"))
     var batchNorm: String = "sync"
+    @Option(help: ArgumentHelp("Reuse training stages as run by N ranks (mpirun -np N) instead of keying them by this job's ranks; never trains.", valueName: "N"))
+    var trainingRanks: Int?
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let n = trainingRanks, n < 1 { throw ValidationError("--training-ranks must be at least 1") }
         guard ["sync", "local"].contains(batchNorm) else { throw ValidationError("--batch-norm must be 'sync' or 'local', not '\(batchNorm)'") }
         guard checkpointSeconds >= 0 else { throw ValidationError("--checkpoint-seconds must be ≥ 0") }
         if let n = checkpointEverySteps, n < 1 { throw ValidationError("--checkpoint-every-steps must be at least 1") }
@@ -53,6 +56,7 @@ struct RunCommand: ParsableCommand {
         // sharded, rank 0 writing and printing (docs/cluster.md). Otherwise one process, as always.
         options.communicator = Communicator.world
         options.synchronizedBatchNorm = batchNorm == "sync"
+        options.trainingRanks = trainingRanks
         let leader = options.communicator.isLeader
         // The leader creates (and repairs) the store before the other ranks open it.
         let opened = leader ? try store.open(create: !dryRun, repairs: !dryRun) : nil

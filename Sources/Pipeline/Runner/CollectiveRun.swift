@@ -60,10 +60,12 @@ extension PipelineRunner {
     /// mode in its key (`distributed.ranks`, `distributed.batch_norm`): its weights depend on them
     /// (the order of the gradient sums; per-rank statistics with local batch norm). One process keys
     /// as before. Attacks and evaluation are the same bytes for any N and carry nothing.
+    /// `RunOptions.trainingRanks` keys training as run on another number of ranks (to reuse it).
     func keyed(_ node: StageNode) -> StageNode {
-        guard node.stage == "train", options.communicator.isDistributed else { return node }
+        let ranks = options.trainingRanks ?? options.communicator.size
+        guard node.stage == "train", ranks > 1 else { return node }
         var node = node
-        node.parameters["distributed"] = .object(["ranks": .int(Int64(options.communicator.size)),
+        node.parameters["distributed"] = .object(["ranks": .int(Int64(ranks)),
                                                   "batch_norm": .string(options.synchronizedBatchNorm ? "sync" : "local")])
         return node
     }

@@ -22,6 +22,10 @@ public struct RunOptions: Sendable {
     public var communicator: Communicator = .single
     /// Synchronised batch norm in data-parallel training (see `DataParallelism`).
     public var synchronizedBatchNorm = true
+    /// Key training stages as trained by this many ranks instead of the job's: a run on a workstation
+    /// reuses what `mpirun -np N` trained (`--training-ranks N`). Such a stage is never computed here;
+    /// when the store lacks it the run stops with an error.
+    public var trainingRanks: Int?
 
     public init() {}
 }
@@ -102,6 +106,10 @@ public final class PipelineRunner: @unchecked Sendable {
                                                                                              synchronizedBatchNorm: options.synchronizedBatchNorm))
             var info = self.info
             info["name"] = node.name
+            if node.stage == "train", let ranks = options.trainingRanks, ranks != options.communicator.size, store.lookup(key) == nil {
+                throw PipelineError(file: node.name, "the store has no training by \(ranks) ranks to reuse (--training-ranks \(ranks)); "
+                                    + "train it with mpirun -np \(ranks), or drop --training-ranks")
+            }
             let result = options.communicator.isDistributed ? try runCollectively(node, spec: spec, info: info, run: run)
                 : try store.run(spec, info: info) {
                     progress.line("▶ \(node.name)")
