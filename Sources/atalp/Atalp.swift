@@ -9,7 +9,7 @@ struct Atalp: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "atalp",
         abstract: "Adversarial robustness with attention and adversarial logit pairing (AT+ALP).",
-        subcommands: [RunCommand.self, StatusCommand.self, ReportCommand.self, TrainCommand.self, EvaluateCommand.self, BenchCommand.self, IngestCommand.self, PreprocessCommand.self, StoreCommand.self, AnalyzeCommand.self]
+        subcommands: [RunCommand.self, StatusCommand.self, ReportCommand.self, TrainCommand.self, EvaluateCommand.self, BenchCommand.self, AllreduceBenchCommand.self, IngestCommand.self, PreprocessCommand.self, StoreCommand.self, AnalyzeCommand.self]
     )
 
     static func main() {

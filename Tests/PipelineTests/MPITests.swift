@@ -35,7 +35,8 @@ final class MPITests: XCTestCase {
     /// mpirun's arguments for 2 ranks on this machine alone: oversubscribed, not bound to cores,
     /// shared memory and TCP over loopback only; as root where CI runs as root.
     static let mpiArguments = ["-np", "2", "--oversubscribe", "--bind-to", "none", "--mca", "btl", "self,vader,tcp",
-                               "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo"]
+                               "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
+                               "--mca", "btl_vader_single_copy_mechanism", "none"]
         + (getuid() == 0 ? ["--allow-run-as-root"] : [])
 
     func skipUnlessReady() throws {

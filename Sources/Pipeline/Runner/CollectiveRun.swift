@@ -32,7 +32,13 @@ extension PipelineRunner {
             _ = communicator.broadcast(Self.compute)
             announced = true
             progress.line("▶ \(node.name)" + (shares ? " (\(communicator.size) ranks)" : ""))
-            return try node.compute(run)
+            let (before, started) = (communicator.communicationSeconds, Date())
+            let outputs = try node.compute(run)
+            if shares {
+                progress.line(String(format: "%@: %.2f s of %.2f s in MPI on rank 0 (gathering, waiting for the other ranks)", node.name,
+                                     communicator.communicationSeconds - before, Date().timeIntervalSince(started)))
+            }
+            return outputs
         }
         if !announced { _ = communicator.broadcast(Self.reuse) }
         _ = communicator.broadcast(Self.encode(result.outputs))

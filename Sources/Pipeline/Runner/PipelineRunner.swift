@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Robustness
 import Store
 import Tensors
 
