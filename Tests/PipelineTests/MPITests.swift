@@ -96,6 +96,7 @@ final class MPITests: XCTestCase {
         XCTAssertTrue(log.contains("communication:"), log)
         try run(common + ["--output", local, "--batch-norm", "local"], mpi: true, log: "\(dir.path)/local.log")
         let synchronised = try largestDifference(one, sync), perRank = try largestDifference(one, local)
+        print("largest difference from one process: \(synchronised) synchronised, \(perRank) local batch norm")
         XCTAssertLessThan(synchronised, 1e-5, "2 ranks with synchronised batch norm against one process")
         XCTAssertGreaterThan(perRank, 1e-3, "local batch norm should differ from one process (else the comparison proves nothing)")
     }
@@ -122,7 +123,7 @@ final class MPITests: XCTestCase {
 
         let byTwo = try ArtifactStore(root: two, create: false).runRecords().filter { shared.contains($0.stage) }
         let byOne = try ArtifactStore(root: one, create: false).runRecords().filter { shared.contains($0.stage) }
-        XCTAssertEqual(byTwo.count, 4, "2 attack sets (white- and gray-box) and 2 evaluations")
+        XCTAssertEqual(byTwo.count, 3, "2 attack sets (white-box; gray-box from the copy) and 1 evaluation")
         XCTAssertEqual(Set(byTwo.map(\.key)), Set(byOne.map(\.key)), "the same stages, the same keys for any number of ranks")
         for record in byTwo {
             let other = try XCTUnwrap(byOne.first { $0.key == record.key })
