@@ -16,19 +16,23 @@ extension PipelineRunner {
     /// Stage kinds whose computation every rank takes part in.
     static let collectiveStages: Set<String> = ["train", "adversarial-generate", "evaluate"]
 
-    private static let compute: [UInt8] = [1], reuse: [UInt8] = [0]
+    private static let compute: [UInt8] = [1], reuse: [UInt8] = [0], busy: [UInt8] = [2]
 
-    func runCollectively(_ node: StageNode, spec: StageSpec, info: [String: String], run: StageRun)
-        throws -> (outputs: [String: ArtifactID], computed: Bool) {
+    /// With `timeout` 0 (a group claiming stages): nil on every rank when another process holds the key.
+    func runCollectively(_ node: StageNode, spec: StageSpec, info: [String: String], run: StageRun, timeout: Double? = nil)
+        throws -> (outputs: [String: ArtifactID], computed: Bool)? {
         let communicator = options.communicator
         let shares = Self.collectiveStages.contains(node.stage)
         guard communicator.isLeader else {
             let decision = communicator.broadcast([])
+            if decision == Self.busy { return nil }
             if decision == Self.compute && shares { _ = try node.compute(run) }
             return (Self.decode(communicator.broadcast([])), decision == Self.compute)
         }
         var announced = false
-        let result = try store.run(spec, info: info) {
+        let result: RunResult
+        do {
+            result = try store.run(spec, info: info, timeout: timeout) {
             _ = communicator.broadcast(Self.compute)
             announced = true
             progress.line("▶ \(node.name)" + (shares ? " (\(communicator.size) ranks)" : ""))
@@ -39,6 +43,10 @@ extension PipelineRunner {
                                      communicator.communicationSeconds - before, Date().timeIntervalSince(started)))
             }
             return outputs
+            }
+        } catch StoreError.lockTimeout where timeout != nil && !announced {
+            _ = communicator.broadcast(Self.busy)
+            return nil
         }
         if !announced { _ = communicator.broadcast(Self.reuse) }
         _ = communicator.broadcast(Self.encode(result.outputs))

@@ -27,6 +27,9 @@ public struct RunOptions: Sendable {
     /// reuses what `mpirun -np N` trained (`--training-ranks N`). Such a stage is never computed here;
     /// when the store lacks it the run stops with an error.
     public var trainingRanks: Int?
+    /// This job's group when `mpirun` ranks are split into groups that run independent stages at
+    /// once (`--groups`; `communicator` is then the group's): index 0..<count.
+    public var group: (index: Int, count: Int)?
 
     public init() {}
 }
@@ -90,7 +93,9 @@ public final class PipelineRunner: @unchecked Sendable {
         let failure = Locked<Error?>(nil)
         let started = Date()
 
-        @Sendable func execute(_ node: StageNode) throws {
+        /// Runs or reuses `node`; with `claim`, returns false without waiting when another process
+        /// (another group of ranks) holds its key's lock.
+        @Sendable @discardableResult func execute(_ node: StageNode, claim: Bool = false) throws -> Bool {
             let resolved = results.withLock { $0 }
             var inputs: [String: ArtifactID] = [:]
             for (role, source) in node.inputs {
@@ -111,11 +116,19 @@ public final class PipelineRunner: @unchecked Sendable {
                 throw PipelineError(file: node.name, "the store has no training by \(ranks) ranks to reuse (--training-ranks \(ranks)); "
                                     + "train it with mpirun -np \(ranks), or drop --training-ranks")
             }
-            let result = options.communicator.isDistributed ? try runCollectively(node, spec: spec, info: info, run: run)
-                : try store.run(spec, info: info) {
-                    progress.line("▶ \(node.name)")
-                    return try node.compute(run)
-                }.asTuple
+            let timeout: Double? = claim ? 0 : nil
+            let attempt: (outputs: [String: ArtifactID], computed: Bool)?
+            if options.communicator.isDistributed {
+                attempt = try runCollectively(node, spec: spec, info: info, run: run, timeout: timeout)
+            } else {
+                do {
+                    attempt = try store.run(spec, info: info, timeout: timeout) {
+                        progress.line("▶ \(node.name)")
+                        return try node.compute(run)
+                    }.asTuple
+                } catch StoreError.lockTimeout where claim { attempt = nil }
+            }
+            guard let result = attempt else { return false }
             let seconds = Date().timeIntervalSince(stageStart)
             if result.computed { progress.line(String(format: "✓ %@ (%@)", node.name, duration(seconds))) }
             results.withLock { $0[node.name] = result.outputs }
@@ -123,10 +136,15 @@ public final class PipelineRunner: @unchecked Sendable {
                 $0[node.name] = StageState(node: node.name, stage: node.stage, state: result.computed ? .computed : .reused,
                                            detail: result.computed ? [String(format: "%.1f s", seconds)] : [], key: key, outputs: result.outputs)
             }
+            return true
         }
 
         // Ranks of an MPI job must enter each stage's collectives in the same order: one stage at a time.
-        if options.jobs <= 1 || options.communicator.isDistributed {
+        if let group = options.group, group.count > 1 {
+            // Groups of ranks share the pipeline: each takes the ready stages no other group holds.
+            try runClaiming(nodes, selected: selected, group: group, done: { Set(states.withLock { $0.keys }) },
+                            attempt: { try execute($0, claim: true) })
+        } else if options.jobs <= 1 || options.communicator.isDistributed {
             for node in nodes { try execute(node) }
         } else {
             // A small scheduler: a node starts when all its dependencies are done, at most `jobs` at once.

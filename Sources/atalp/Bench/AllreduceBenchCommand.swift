@@ -3,9 +3,9 @@ import Cluster
 import Foundation
 
 /// `atalp bench-allreduce`: the cost of MPI_Allreduce (sum of float32, in place) across the ranks of
-/// this job, per message size, and the fit t(bytes) = latency + bytes · seconds-per-byte (least
-/// squares over the sizes) — the two numbers the cluster projection in docs/cluster.md uses. Run it
-/// under `mpirun -np N`; on one process there is nothing to measure.
+/// this job, per message size, and the model t(bytes) = latency + bytes · seconds-per-byte: the two
+/// numbers the cluster projection (benchmarks/mpi/projection.py, docs/cluster.md) takes. Run it under
+/// `mpirun -np N`; on one process there is nothing to measure.
 struct AllreduceBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-allreduce",
@@ -45,11 +45,13 @@ struct AllreduceBenchCommand: ParsableCommand {
                 print(String(format: "%12d bytes  %10.1f µs  %8.3f GB/s", 4 * n, median * 1e6, Double(4 * n) / median / 1e9))
             }
         }
-        let count = Double(points.count)
-        let mx = points.map(\.bytes).reduce(0, +) / count, my = points.map(\.seconds).reduce(0, +) / count
-        let slope = points.map { ($0.bytes - mx) * ($0.seconds - my) }.reduce(0, +) / points.map { ($0.bytes - mx) * ($0.bytes - mx) }.reduce(0, +)
+        // Latency: the smallest message's time; cost per byte: the median over messages of at least
+        // 64 KiB of (time − latency) / bytes (a median, so that one preempted size does not skew it).
+        let latency = points.first?.seconds ?? 0
+        let perByte = points.filter { $0.bytes >= 65_536 }.map { max($0.seconds - latency, 0) / $0.bytes }.sorted()
+        let slope = perByte.isEmpty ? 0 : perByte[perByte.count / 2]
         if world.isLeader {
-            print(String(format: "fit: latency %.1f µs + %.3g s/byte (%.2f GB/s)", (my - slope * mx) * 1e6, slope, 1 / slope / 1e9))
+            print(String(format: "fit: latency %.1f µs + %.3g s/byte (%.2f GB/s)", latency * 1e6, slope, slope > 0 ? 1 / slope / 1e9 : 0))
         }
     }
 }
