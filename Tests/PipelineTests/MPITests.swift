@@ -180,6 +180,30 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(try model(interrupted), try model(uninterrupted), "resumed and uninterrupted 2-rank training differ")
     }
 
+    /// Two groups of one rank (`--groups 2`) share a pipeline of three models over one store: every
+    /// stage is computed exactly once, by one group or the other, and the other reuses it.
+    func testGroupsComputeEachStageOnce() throws {
+        try skipUnlessReady()
+        let dir = TemporaryDirectory()
+        let file = dir.write("groups.yaml", Self.pipeline.replacingOccurrences(of: "threat_models: [white-box, gray-box]", with: "threat_models: [white-box]")
+            .replacingOccurrences(of: "  - {name: pat, architecture: resnet8, widths: [4, 8, 8], defense: {kind: pat}}", with: """
+                  - {name: pat, architecture: resnet8, widths: [4, 8, 8], defense: {kind: pat}}
+                  - {name: none, architecture: resnet8, widths: [4, 8, 8], defense: {kind: none}}
+                  - {name: other, architecture: resnet8, widths: [4, 8, 8], defense: {kind: none}, seed: 7}
+                """))
+        let log = try run(["run", file, "--store", "\(dir.path)/store", "--groups", "2", "--report-dir", "\(dir.path)/report"],
+                          mpi: true, log: "\(dir.path)/groups.log")
+        // ingest, preprocess, 3 × (train, attack, evaluate), report
+        let computed = log.split(separator: "\n").compactMap { line -> Int? in
+            guard let range = line.range(of: " stages computed, ") ?? line.range(of: " stage computed, ") else { return nil }
+            return Int(line[..<range.lowerBound].split(separator: " ").last ?? "")
+        }
+        XCTAssertEqual(computed.count, 2, "one summary per group:\n\(log)")
+        XCTAssertEqual(computed.reduce(0, +), 12, "each of the 12 stages computed exactly once:\n\(log)")
+        let records = try ArtifactStore(root: "\(dir.path)/store", create: false).runRecords()
+        XCTAssertEqual(records.count, 12)
+    }
+
     /// The pid of rank `rank` among the processes mpirun `parent` started (its environment says
     /// OMPI_COMM_WORLD_RANK); nil when not found.
     static func rank(_ rank: Int, under parent: Int32) -> Int32? {
