@@ -17,13 +17,20 @@ public func synchronizedBatchNorm(_ x: Variable, gamma: Variable, beta: Variable
                                   communicator: Communicator) -> (output: Variable, statistics: BatchNormForwardResult) {
     let (n, c, h, w) = x.value.nchw
     let plane = h * w
-    // Pass 1: Σ x per channel, and the count, over every rank.
+    // Pass 1: Σ x per channel, and the count, over every rank. Per plane a float SIMD sum, accumulated
+    // in double, as the one-process kernel (CPUBackend+BatchNorm) does; parallel over channels.
     var sums = [Double](repeating: 0, count: c + 1)
-    x.value.withUnsafeBufferPointer { xb in
-        for ch in 0..<c {
-            var s = 0.0
-            for i in 0..<n { for j in 0..<plane { s += Double(xb[(i * c + ch) * plane + j]) } }
-            sums[ch] = s
+    sums.withUnsafeMutableBufferPointer { out in
+        let o = SendablePointer(out)
+        x.value.withUnsafeBufferPointer { xb in
+            let xP = SendablePointer(xb)
+            Parallel.forEachChunk(c) { _, channels in
+                for ch in channels {
+                    var s = 0.0
+                    for i in 0..<n { s += Double(planeSum(xP.base + (i * c + ch) * plane, plane)) }
+                    o[ch] = s
+                }
+            }
         }
     }
     sums[c] = Double(n * plane)
@@ -33,13 +40,19 @@ public func synchronizedBatchNorm(_ x: Variable, gamma: Variable, beta: Variable
     let mean = Tensor(shape: [c], values: (0..<c).map { Float(sums[$0] / m) })
     // Pass 2: Σ (x − μ)² per channel over every rank.
     var deviations = [Double](repeating: 0, count: c)
-    x.value.withUnsafeBufferPointer { xb in mean.withUnsafeBufferPointer { mb in
-        for ch in 0..<c {
-            var v = 0.0
-            for i in 0..<n { for j in 0..<plane { let d = Double(xb[(i * c + ch) * plane + j] - mb[ch]); v += d * d } }
-            deviations[ch] = v
-        }
-    } }
+    deviations.withUnsafeMutableBufferPointer { out in
+        let o = SendablePointer(out)
+        x.value.withUnsafeBufferPointer { xb in mean.withUnsafeBufferPointer { mb in
+            let xP = SendablePointer(xb), mP = SendablePointer(mb)
+            Parallel.forEachChunk(c) { _, channels in
+                for ch in channels {
+                    var v = 0.0
+                    for i in 0..<n { v += Double(planeSquaredDeviation(xP.base + (i * c + ch) * plane, plane, from: mP[ch])) }
+                    o[ch] = v
+                }
+            }
+        } }
+    }
     deviations = communicator.allreduceSum(deviations)
     let biased = Tensor(shape: [c], values: deviations.map { Float($0 / m) })
     let unbiased = Tensor(shape: [c], values: deviations.map { Float($0 / (m - 1)) })
@@ -61,15 +74,18 @@ public func synchronizedBatchNorm(_ x: Variable, gamma: Variable, beta: Variable
         } }
         global = communicator.allreduceSum(global)
         let mf = Float(m)
+        let globalSums = global
+        let dxP = dx.withUnsafeMutableBufferPointer { SendablePointer($0) }
         x.value.withUnsafeBufferPointer { xb in gamma.value.withUnsafeBufferPointer { gb in
         saved.mean.withUnsafeBufferPointer { mb in saved.inverseStd.withUnsafeBufferPointer { ib in
-            dx.withUnsafeMutableBufferPointer { out in
-                for ch in 0..<c {
-                    let a = gb[ch] * ib[ch], mu = mb[ch]
-                    let b = -a * Float(global[ch]) / mf, k = -a * Float(global[c + ch]) * ib[ch] / mf
+            let xP = SendablePointer(xb), gP = SendablePointer(gb), mP = SendablePointer(mb), iP = SendablePointer(ib)
+            Parallel.forEachChunk(c) { _, channels in
+                for ch in channels {
+                    let a = gP[ch] * iP[ch], mu = mP[ch]
+                    let b = -a * Float(globalSums[ch]) / mf, k = -a * Float(globalSums[c + ch]) * iP[ch] / mf
                     for i in 0..<n {
                         let o = (i * c + ch) * plane
-                        for j in o..<o + plane { out[j] += b + k * (xb[j] - mu) }
+                        for j in o..<o + plane { dxP[j] += b + k * (xP[j] - mu) }
                     }
                 }
             }
@@ -86,4 +102,27 @@ public func synchronizedBatchNorm(_ x: Variable, gamma: Variable, beta: Variable
 /// nil, or a one-process communicator, means plain per-process batch norm.
 public enum BatchNormSynchronization {
     @TaskLocal public static var communicator: Communicator?
+}
+
+/// Σ p[i] with eight float accumulators (the one-process kernel's summation order).
+@inline(__always)
+private func planeSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count { acc += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self); i += 8 }
+    var s = acc.sum()
+    while i < count { s += p[i]; i += 1 }
+    return s
+}
+
+/// Σ (p[i] − center)² with eight float accumulators.
+@inline(__always)
+private func planeSquaredDeviation(_ p: UnsafePointer<Float>, _ count: Int, from center: Float) -> Float {
+    var acc = SIMD8<Float>()
+    let c8 = SIMD8<Float>(repeating: center)
+    var i = 0
+    while i + 8 <= count { let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - c8; acc += d * d; i += 8 }
+    var s = acc.sum()
+    while i < count { let d = p[i] - center; s += d * d; i += 1 }
+    return s
 }
