@@ -27,7 +27,7 @@ final class SynchronizedBatchNormTests: XCTestCase {
                                  ("dx", plain.dx, synced.dx), ("dγ", plain.dg, synced.dg), ("dβ", plain.db, synced.db)] {
                 XCTAssertEqual(a.shape, s.shape)
                 let worst = zip(a.scalars, s.scalars).map { abs($0 - $1) }.max() ?? 0
-                XCTAssertLessThan(worst, 1e-4, "\(name) (relu: \(relu))")
+                XCTAssertLessThan(worst, 1e-6, "\(name) (relu: \(relu))")   // measured: ≤ 2.4e-7 (float rounding of 1/σ)
             }
         }
     }

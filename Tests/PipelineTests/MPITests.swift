@@ -71,13 +71,14 @@ final class MPITests: XCTestCase {
         return text
     }
 
-    /// Largest |a − b| over every parameter and buffer of two checkpoints.
+    /// Largest |a − b| / max(1, |a|) over every parameter and buffer of two checkpoints (relative
+    /// where values are large: running variances reach tens).
     func largestDifference(_ a: String, _ b: String) throws -> Float {
         let (x, y) = (try ModelCheckpoint.load(a).model, try ModelCheckpoint.load(b).model)
-        var worst: Float = 0
-        for (p, q) in zip(x.parameters, y.parameters) { worst = max(worst, zip(p.value.scalars, q.value.scalars).map { abs($0 - $1) }.max() ?? 0) }
-        for (p, q) in zip(x.buffers, y.buffers) { worst = max(worst, zip(p.value.scalars, q.value.scalars).map { abs($0 - $1) }.max() ?? 0) }
-        return worst
+        XCTAssertEqual(x.parameters.map(\.name), y.parameters.map(\.name))
+        func worst(_ p: Tensor, _ q: Tensor) -> Float { zip(p.scalars, q.scalars).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0 }
+        return max(zip(x.parameters, y.parameters).map { worst($0.value, $1.value) }.max() ?? 0,
+                   zip(x.buffers, y.buffers).map { worst($0.value, $1.value) }.max() ?? 0)
     }
 
     /// One PAT training step (random crops and PGD random starts drawn for the whole batch) of a
@@ -97,7 +98,9 @@ final class MPITests: XCTestCase {
         try run(common + ["--output", local, "--batch-norm", "local"], mpi: true, log: "\(dir.path)/local.log")
         let synchronised = try largestDifference(one, sync), perRank = try largestDifference(one, local)
         print("largest difference from one process: \(synchronised) synchronised, \(perRank) local batch norm")
-        XCTAssertLessThan(synchronised, 1e-5, "2 ranks with synchronised batch norm against one process")
+        // Measured: 5.3e-6 (conv1.weight, whose gradient sums 32 × 784 terms per weight, in another
+        // order on 2 ranks) against 1.2e-2 with local batch norm.
+        XCTAssertLessThan(synchronised, 5e-5, "2 ranks with synchronised batch norm against one process")
         XCTAssertGreaterThan(perRank, 1e-3, "local batch norm should differ from one process (else the comparison proves nothing)")
     }
 
