@@ -141,14 +141,15 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(training.info["ranks"], "2")
     }
 
-    /// SIGKILL to rank 1 in the middle of 2-rank training ends the job (mpirun takes rank 0 down);
+    /// SIGKILL to rank 1 in the middle of 2-rank training (validated after each epoch, sharded over the
+    /// ranks) ends the job (mpirun takes rank 0 down);
     /// the store verifies clean; the rerun resumes from the last checkpoint and ends with the weights
     /// (the artifact id) of an uninterrupted 2-rank run.
     func testKilledRankLeavesNoCorruptArtifactAndTheRerunResumes() throws {
         try skipUnlessReady()
         let dir = TemporaryDirectory()
         let file = dir.write("mpi.yaml", Self.pipeline.replacingOccurrences(of: "train_examples: 96", with: "train_examples: 640")
-            .replacingOccurrences(of: "epochs: 1", with: "epochs: 2"))
+            .replacingOccurrences(of: "epochs: 1", with: "epochs: 2, validation_examples: 40"))
         let interrupted = "\(dir.path)/interrupted", uninterrupted = "\(dir.path)/uninterrupted"
         let common = ["run", file, "--stage", "train", "--checkpoint-every-steps", "1", "--checkpoint-seconds", "1000"]
         let victim = try launch(common + ["--store", interrupted], mpi: true, log: "\(dir.path)/killed.log")
@@ -175,6 +176,7 @@ final class MPITests: XCTestCase {
 
         let rerun = try run(common + ["--store", interrupted], mpi: true, log: "\(dir.path)/rerun.log")
         XCTAssertTrue(rerun.contains("resuming at step"), rerun)
+        XCTAssertTrue(rerun.contains("validation accuracy"), rerun)
         try run(common + ["--store", uninterrupted], mpi: true, log: "\(dir.path)/uninterrupted.log")
         func model(_ root: String) throws -> ArtifactID? {
             try ArtifactStore(root: root, create: false).runRecords().first { $0.stage == "train" }?.outputs["model"]

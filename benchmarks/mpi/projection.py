@@ -66,7 +66,8 @@ def main():
         compute = per_node * units * flops / node_flops
         passes = 2 if adversarial else 1
         comm = allreduce(grad_bytes, s) + (3 * BN_LAYERS_101 * passes * 2 * math.ceil(math.log2(s)) * o.latency if s > 1 else 0)
-        validation = 100 * (21 if adversarial else 1) * flops / node_flops / 31   # per step, spread over the epoch's steps
+        # validation after each epoch (100 images, PGD-10 when adversarial), sharded over the s nodes; per step
+        validation = math.ceil(100 / s) * (21 if adversarial else 1) * flops / node_flops / 31
         return steps * (compute + comm + validation), compute, comm
     # 10 defenses × 2 (model, gray-box copy): 8 adversarial (26 units), 2 not (3); the ResNet-152 source (3).
     trainings = [(26, RESNET101_FLOPS, True)] * 16 + [(3, RESNET101_FLOPS, False)] * 4 + [(3, RESNET152_FLOPS, False)]

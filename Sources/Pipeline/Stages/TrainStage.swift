@@ -1,3 +1,4 @@
+import Cluster
 import Data
 import Foundation
 import NN
@@ -125,11 +126,8 @@ enum TrainStage {
             }
         }, onEpochEnd: { epoch in
             if let validation {
-                let clean = evaluateAccuracy(network, on: validation)
-                let robust = validationAttack.map { attack in
-                    evaluatePGD(target: network, source: network, threatModel: .whiteBox, data: validation, attack: attack,
-                                recordingAfter: [], seed: model.seed &+ 0x7A11).evaluation.finalAccuracy
-                }
+                let (clean, robust) = validate(network, on: validation, attack: validationAttack, seed: model.seed &+ 0x7A11,
+                                               communicator: run.communicator)
                 log.validate(epoch: epoch, clean: clean, robust: robust)
                 // No attack ran for a model trained without one: there is no robust number to print.
                 run.progress.line(String(format: "%@: epoch %d/%d: validation accuracy %.1f%% clean", run.node, epoch + 1,
@@ -177,6 +175,32 @@ enum TrainStage {
         }
         return ["model": last, "best": best]
     }
+}
+
+/// Clean and robust (white-box PGD) accuracy on the held-out slice. Under MPI each rank validates its
+/// contiguous share (`BatchSlice.share`; its attack seeded by (seed, rank)) and the counts are summed,
+/// so validation costs each rank 1/N of it instead of all of it; the numbers then differ from one
+/// process's by the attack's random starts, as an N-rank training differs anyway (N is in its key).
+func validate(_ network: any Classifier, on validation: LabeledImages, attack: PGDConfiguration?, seed: UInt64,
+              communicator: Communicator) -> (clean: Float, robust: Float?) {
+    guard communicator.isDistributed else {
+        let clean = evaluateAccuracy(network, on: validation)
+        let robust = attack.map { attack in
+            evaluatePGD(target: network, source: network, threatModel: .whiteBox, data: validation, attack: attack,
+                        recordingAfter: [], seed: seed).evaluation.finalAccuracy
+        }
+        return (clean, robust)
+    }
+    let share = validation.slice(BatchSlice.share(of: validation.count, rank: communicator.rank, ranks: communicator.size).rows)
+    var counts = [Double(classifiedCorrectly(network, on: share).filter { $0 }.count), 0]
+    if let attack, share.count > 0 {
+        let robust = evaluatePGD(target: network, source: network, threatModel: .whiteBox, data: share, attack: attack,
+                                 recordingAfter: [], seed: seed &+ UInt64(communicator.rank)).evaluation
+        counts[1] = Double(robust.perImage?.last?.reduce(0, +) ?? 0)
+    }
+    counts = communicator.allreduceSum(counts)
+    let n = Float(max(validation.count, 1))
+    return (Float(counts[0]) / n, attack.map { _ in Float(counts[1]) / n })
 }
 
 /// Loss and accuracy per step and validation per epoch, kept in the resume file's attributes.
