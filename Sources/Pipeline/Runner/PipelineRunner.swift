@@ -179,7 +179,10 @@ public final class PipelineRunner: @unchecked Sendable {
             group.wait()
             if let error = failure.withLock({ $0 }) { throw error }
         }
-        if options.communicator.isLeader, let outputs = results.withLock({ $0["report"] }), let report = outputs["report"] {
+        // One writer of the report files: the leader, and with groups the first group's (every group
+        // ends with the report among its results, computed or reused).
+        if options.communicator.isLeader, (options.group?.index ?? 0) == 0,
+           let outputs = results.withLock({ $0["report"] }), let report = outputs["report"] {
             try ReportStage.materialize(report, in: store, to: reportDirectory)
         }
         let all = states.withLock { $0 }
