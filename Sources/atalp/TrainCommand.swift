@@ -120,6 +120,9 @@ struct TrainCommand: ParsableCommand {
         let architecture = try architecture(channels: source.train.channels, classes: source.train.classNames.count)
         // The defense decides the model: a plain ResNet, one with denoising blocks, an ensemble, or a randomised wrapper.
         let network = objective.makeModel(architecture: architecture, seed: seed)
+        guard min(config.batchSize, train.count) >= world.size else {
+            throw ValidationError("a batch of \(min(config.batchSize, train.count)) images cannot be split over \(world.size) ranks")
+        }
         let trainer = Trainer(model: network, configuration: config, defense: objective)
         trainer.parallelism = DataParallelism(communicator: world, synchronizedBatchNorm: batchNorm == "sync")
         let attack = objective.adversarialTraining.map { a in

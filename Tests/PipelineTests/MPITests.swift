@@ -209,6 +209,18 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(records.count, 12)
     }
 
+    /// A batch smaller than the job's ranks is a clear error on every rank, and the job ends.
+    func testBatchSmallerThanRanksIsAnError() throws {
+        try skipUnlessReady()
+        let dir = TemporaryDirectory()
+        let p = try launch(["train", "--model", "resnet8", "--train-limit", "1", "--test-limit", "4", "--epochs", "1"], mpi: true,
+                           log: "\(dir.path)/small.log")
+        p.waitUntilExit()
+        let log = (try? String(contentsOfFile: "\(dir.path)/small.log", encoding: .utf8)) ?? ""
+        XCTAssertNotEqual(p.terminationStatus, 0, log)
+        XCTAssertTrue(log.contains("a batch of 1 images cannot be split over 2 ranks"), log)
+    }
+
     /// The pid of rank `rank` among the processes mpirun `parent` started (its environment says
     /// OMPI_COMM_WORLD_RANK); nil when not found.
     static func rank(_ rank: Int, under parent: Int32) -> Int32? {

@@ -86,6 +86,11 @@ enum TrainStage {
         // Under MPI: data-parallel over the stage's ranks; rank 0 alone writes resume files and outputs.
         trainer.parallelism = run.parallelism
         let leader = run.isLeader
+        let globalBatch = min(model.training.schedule.batchSize, train.count)
+        guard globalBatch >= run.communicator.size else {
+            throw PipelineError(file: run.node, "a batch of \(globalBatch) images cannot be split over \(run.communicator.size) ranks; "
+                                + "use at most \(globalBatch) ranks (or --groups) for this training")
+        }
         let validationAttack = Self.validationAttack(model).flatMap { $0.iterations > 0 ? $0 : nil }
         let selection = Self.selection(model)
         let architecture = canonicalJSON(configuration)
