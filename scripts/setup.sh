@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools libjpeg-dev libpng-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+# libopenmpi-dev and openmpi-bin: the Cluster module links libmpi; `mpirun` runs atalp on several ranks (docs/cluster.md).
+packages=(libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools libjpeg-dev libpng-dev zlib1g-dev pkg-config dataset-fashion-mnist libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import Pipeline
 import Store
@@ -28,10 +29,19 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Training checkpoint interval in seconds (besides every epoch end).", valueName: "SECONDS"))
     var checkpointSeconds: Double = 60
     @Option(help: ArgumentHelp("Also checkpoint training every N steps.", valueName: "N")) var checkpointEverySteps: Int?
-    @Option(help: "Stages to run side by side (each already uses every core).") var jobs: Int = 1
+    @Option(help: "Stages to run side by side (each already uses every core; one at a time under MPI).") var jobs: Int = 1
+    @Option(help: ArgumentHelp("Batch norm in data-parallel training under mpirun: sync (statistics of the whole global batch, the default) or local (each rank's slice).", valueName: "MODE"))
+    var batchNorm: String = "sync"
+    @Option(help: ArgumentHelp("Reuse training stages as run by N ranks (mpirun -np N) instead of keying them by this job's ranks; never trains.", valueName: "N"))
+    var trainingRanks: Int?
+    @Option(help: ArgumentHelp("Under mpirun: split the ranks into G groups (contiguous blocks) that run independent stages at once over the shared store.", valueName: "G"))
+    var groups: Int = 1
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard groups >= 1 else { throw ValidationError("--groups must be at least 1") }
+        if let n = trainingRanks, n < 1 { throw ValidationError("--training-ranks must be at least 1") }
+        guard ["sync", "local"].contains(batchNorm) else { throw ValidationError("--batch-norm must be 'sync' or 'local', not '\(batchNorm)'") }
         guard checkpointSeconds >= 0 else { throw ValidationError("--checkpoint-seconds must be ≥ 0") }
         if let n = checkpointEverySteps, n < 1 { throw ValidationError("--checkpoint-every-steps must be at least 1") }
     }
@@ -45,9 +55,24 @@ struct RunCommand: ParsableCommand {
         options.checkpointSeconds = checkpointSeconds
         options.checkpointEverySteps = checkpointEverySteps
         options.jobs = jobs
-        let store = try store.open(create: !dryRun, repairs: !dryRun)
-        let runner = try PipelineRunner(definition: definition, store: store, options: options)
+        // Under mpirun every rank runs the pipeline: training data-parallel, attacks and evaluation
+        // sharded, rank 0 writing and printing (docs/cluster.md). Otherwise one process, as always.
+        let world = Communicator.world
+        guard groups <= world.size else {
+            throw ValidationError("--groups \(groups) needs at least \(groups) ranks; this job has \(world.size) (mpirun -np N)")
+        }
+        options.communicator = groups > 1 ? world.split(color: world.rank * groups / world.size, key: world.rank) : world
+        if groups > 1 { options.group = (world.rank * groups / world.size, groups) }
+        options.synchronizedBatchNorm = batchNorm == "sync"
+        options.trainingRanks = trainingRanks
+        let leader = options.communicator.isLeader
+        // Rank 0 creates (and repairs) the store before the other ranks open it.
+        let opened = world.isLeader ? try store.open(create: !dryRun, repairs: !dryRun) : nil
+        world.barrier()
+        let store = try opened ?? store.open(create: false, repairs: false)
+        let runner = try PipelineRunner(definition: definition, store: store, options: options, progress: ProgressDisplay(quiet: !leader))
         let states = try runner.run()
+        guard world.isLeader else { return }
         if dryRun {
             print(StatusCommand.table(states, dryRun: true), terminator: "")
             return

@@ -19,11 +19,23 @@ struct StatusCommand: ParsableCommand {
     @Argument(help: "The pipeline file.") var pipeline: String
     @Flag(help: "Instead of the table, list each fresh stage's outputs: 'STAGE OUTPUT ID PATH' a line (for scripts: the checkpoint of train:pat is 'train:pat best …').")
     var outputs = false
+    @Option(help: ArgumentHelp("Key training stages as trained by N ranks (mpirun -np N; see atalp run --training-ranks).", valueName: "N"))
+    var trainingRanks: Int?
+    @Option(help: ArgumentHelp("With --training-ranks: the batch norm of that training, sync or local.", valueName: "MODE"))
+    var batchNorm: String = "sync"
+
+    func validate() throws {
+        if let n = trainingRanks, n < 1 { throw ValidationError("--training-ranks must be at least 1") }
+        guard ["sync", "local"].contains(batchNorm) else { throw ValidationError("--batch-norm must be 'sync' or 'local', not '\(batchNorm)'") }
+    }
 
     func run() throws {
         let definition = try PipelineDefinition.load(pipeline)
         let store = try store.open(create: false, repairs: false)
-        let runner = try PipelineRunner(definition: definition, store: store)
+        var options = RunOptions()
+        options.trainingRanks = trainingRanks
+        options.synchronizedBatchNorm = batchNorm == "sync"
+        let runner = try PipelineRunner(definition: definition, store: store, options: options)
         let states = runner.status()
         if outputs {
             for s in states where s.state == .fresh {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Data
 import Foundation
 import NN
@@ -58,6 +59,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Evaluate on only the first N test images.")
     var testLimit: Int?
     @Option var seed: UInt64 = 0
+    @Option(help: ArgumentHelp("Batch norm in data-parallel training under mpirun: sync (the whole global batch's statistics, the default) or local.", valueName: "MODE"))
+    var batchNorm: String = "sync"
     @Option(help: "Write the final checkpoint (HDF5) here.")
     var output: String?
 
@@ -102,6 +105,7 @@ struct TrainCommand: ParsableCommand {
         _ = try defenseSettings()
         _ = try trainingSettings()
         guard (try? architecture(channels: 1, classes: 2)) != nil else { throw ValidationError("unknown model '\(model)'") }
+        guard ["sync", "local"].contains(batchNorm) else { throw ValidationError("--batch-norm must be 'sync' or 'local', not '\(batchNorm)'") }
     }
 
     func architecture(channels: Int, classes: Int) throws -> ResNetConfiguration {
@@ -110,6 +114,10 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let objective = try defenseSettings(), config = try trainingSettings()
+        // Under mpirun: data-parallel over every rank (the same global batch and hyperparameters);
+        // rank 0 prints and writes the checkpoint. Otherwise one process.
+        let world = Communicator.world
+        func print(_ text: String) { if world.isLeader { Swift.print(text) } }
         let loadStart = Date()
         let source = try data.load()
         var train = source.train.labeledImages, test = source.test.labeledImages
@@ -121,23 +129,35 @@ struct TrainCommand: ParsableCommand {
         let architecture = try architecture(channels: source.train.channels, classes: source.train.classNames.count)
         // The defense decides the model: a plain ResNet, one with denoising blocks, an ensemble, or a randomised wrapper.
         let network = objective.makeModel(architecture: architecture, seed: seed)
+        guard min(config.batchSize, train.count) >= world.size else {
+            throw ValidationError("a batch of \(min(config.batchSize, train.count)) images cannot be split over \(world.size) ranks")
+        }
+        if world.isDistributed, let (_, method) = objective.trainingAttack, method.replays > 1 {
+            throw ValidationError("free adversarial training is not data-parallel yet (its perturbation δ is carried per rank): run it on one process")
+        }
         let trainer = Trainer(model: network, configuration: config, defense: objective)
+        trainer.parallelism = DataParallelism(communicator: world, synchronizedBatchNorm: batchNorm == "sync")
         let attack = objective.trainingAttack.map { ", " + $0.method.describe($0.attack) } ?? ""
         print("\(architecture.name) (\(network.parameterCount) parameters), defense \(objective.displayName)\(attack), "
-              + "\(config.epochs) epochs of \(trainer.stepsPerEpoch(examples: train.count)) steps, batch \(config.batchSize), \(Parallel.threadCount) threads")
+              + "\(config.epochs) epochs of \(trainer.stepsPerEpoch(examples: train.count)) steps, batch \(config.batchSize), \(Parallel.threadCount) threads"
+              + (world.isDistributed ? " per rank × \(world.size) ranks (\(batchNorm) batch norm)" : ""))
 
         let reporter = TrainingReporter(label: "train")
         let started = Date()
         var lastAccuracy: Float = 0
-        trainer.run(on: train, onStep: reporter.step) { epoch in
+        trainer.run(on: train, onStep: { if world.isLeader { reporter.step($0) } }) { epoch in
             lastAccuracy = evaluateAccuracy(network, on: test)
-            reporter.line(String(format: "epoch %d/%d: clean test accuracy %.2f%%  (%@ elapsed)", epoch + 1, config.epochs,
-                                 100 * lastAccuracy, duration(Date().timeIntervalSince(started))))
+            if world.isLeader { reporter.line(String(format: "epoch %d/%d: clean test accuracy %.2f%%  (%@ elapsed)", epoch + 1, config.epochs,
+                                 100 * lastAccuracy, duration(Date().timeIntervalSince(started)))) }
             return true
         }
         print(String(format: "clean test accuracy: %.2f%% on %d test images of %@ after %d epochs (%@)",
                      100 * lastAccuracy, test.count, source.name, config.epochs, duration(Date().timeIntervalSince(started))))
-        if let output {
+        if world.isDistributed {
+            print(String(format: "communication: %.2f s in all-reductions on rank 0 (%.1f ms per step)", trainer.communicationSeconds,
+                         1000 * trainer.communicationSeconds / Double(max(trainer.step, 1))))
+        }
+        if let output, world.isLeader {
             try ModelCheckpoint.save(network, optimizer: trainer.optimizer, architecture: architecture, defense: objective,
                                      attributes: ["epochs": .int(Int64(config.epochs)), "seed": .int(Int64(seed)),
                                                   "test_accuracy": .double(Double(lastAccuracy))], to: output)

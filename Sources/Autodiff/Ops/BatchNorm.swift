@@ -1,3 +1,4 @@
+import Cluster
 import Tensors
 
 /// Batch normalisation of an N×C×H×W tensor with learnable γ, β (formulas in CPUBackend+BatchNorm),
@@ -5,6 +6,10 @@ import Tensors
 /// updates running statistics from `unbiasedVariance` in training mode).
 public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable, mode: BatchNormMode, epsilon: Float = 1e-5,
                       relu: Bool = false) -> (output: Variable, statistics: BatchNormForwardResult) {
+    // Inside a data-parallel step with synchronised batch norm, batch statistics span every rank.
+    if case .batchStatistics = mode, let communicator = BatchNormSynchronization.communicator, communicator.isDistributed {
+        return synchronizedBatchNorm(x, gamma: gamma, beta: beta, epsilon: epsilon, relu: relu, communicator: communicator)
+    }
     var saved = Profiler.measure("batch norm forward") {
         Tensor.backend.batchNormForward(x.value, gamma: gamma.value, beta: beta.value, mode: mode, epsilon: epsilon, relu: relu)
     }

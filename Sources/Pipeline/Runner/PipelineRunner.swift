@@ -1,4 +1,6 @@
+import Cluster
 import Foundation
+import Robustness
 import Store
 import Tensors
 
@@ -16,6 +18,18 @@ public struct RunOptions: Sendable {
     public var jobs = 1
     /// Where the report goes (default: the pipeline's `report.directory`).
     public var reportDirectory: String?
+    /// The ranks that run the pipeline together (`mpirun -np N`): training data-parallel, attacks and
+    /// evaluation sharded, rank 0 writing (`runCollectively`). One process by default.
+    public var communicator: Communicator = .single
+    /// Synchronised batch norm in data-parallel training (see `DataParallelism`).
+    public var synchronizedBatchNorm = true
+    /// Key training stages as trained by this many ranks instead of the job's: a run on a workstation
+    /// reuses what `mpirun -np N` trained (`--training-ranks N`). Such a stage is never computed here;
+    /// when the store lacks it the run stops with an error.
+    public var trainingRanks: Int?
+    /// This job's group when `mpirun` ranks are split into groups that run independent stages at
+    /// once (`--groups`; `communicator` is then the group's): index 0..<count.
+    public var group: (index: Int, count: Int)?
 
     public init() {}
 }
@@ -63,7 +77,8 @@ public final class PipelineRunner: @unchecked Sendable {
     var info: [String: String] {
         // The backend is not in any key (both compute the same function within float rounding), so
         // the record says which one produced each artifact.
-        var info = ["pipeline": definition.name, "threads": "\(Parallel.threadCount)", "backend": BackendKind.current.rawValue]
+        var info = ["pipeline": definition.name, "threads": "\(Parallel.threadCount)", "backend": BackendKind.current.rawValue,
+                    "ranks": "\(options.communicator.size)"]
         if let blas = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] { info["openblas_threads"] = blas }
         return info
     }
@@ -81,7 +96,9 @@ public final class PipelineRunner: @unchecked Sendable {
         let failure = Locked<Error?>(nil)
         let started = Date()
 
-        @Sendable func execute(_ node: StageNode) throws {
+        /// Runs or reuses `node`; with `claim`, returns false without waiting when another process
+        /// (another group of ranks) holds its key's lock.
+        @Sendable @discardableResult func execute(_ node: StageNode, claim: Bool = false) throws -> Bool {
             let resolved = results.withLock { $0 }
             var inputs: [String: ArtifactID] = [:]
             for (role, source) in node.inputs {
@@ -90,17 +107,31 @@ public final class PipelineRunner: @unchecked Sendable {
                 }
                 inputs[role] = id
             }
-            let spec = node.spec(inputs)
+            let spec = keyed(node).spec(inputs)
             let key = try spec.key()
             let stageStart = Date()
             let run = StageRun(node: node.name, spec: spec, key: key, store: store, checkpointing: Checkpointing(seconds: options.checkpointSeconds, everySteps: options.checkpointEverySteps),
-                               progress: progress, cache: cache)
+                               progress: progress, cache: cache, parallelism: DataParallelism(communicator: options.communicator,
+                                                                                             synchronizedBatchNorm: options.synchronizedBatchNorm))
             var info = self.info
             info["name"] = node.name
-            let result = try store.run(spec, info: info) {
-                progress.line("▶ \(node.name)")
-                return try node.compute(run)
+            if node.stage == "train", let ranks = options.trainingRanks, ranks != options.communicator.size, store.lookup(key) == nil {
+                throw PipelineError(file: node.name, "the store has no training by \(ranks) ranks to reuse (--training-ranks \(ranks)); "
+                                    + "train it with mpirun -np \(ranks), or drop --training-ranks")
             }
+            let timeout: Double? = claim ? 0 : nil
+            let attempt: (outputs: [String: ArtifactID], computed: Bool)?
+            if options.communicator.isDistributed {
+                attempt = try runCollectively(node, spec: spec, info: info, run: run, timeout: timeout)
+            } else {
+                do {
+                    attempt = try store.run(spec, info: info, timeout: timeout) {
+                        progress.line("▶ \(node.name)")
+                        return try node.compute(run)
+                    }.asTuple
+                } catch StoreError.lockTimeout where claim { attempt = nil }
+            }
+            guard let result = attempt else { return false }
             let seconds = Date().timeIntervalSince(stageStart)
             if result.computed { progress.line(String(format: "✓ %@ (%@)", node.name, duration(seconds))) }
             results.withLock { $0[node.name] = result.outputs }
@@ -108,9 +139,15 @@ public final class PipelineRunner: @unchecked Sendable {
                 $0[node.name] = StageState(node: node.name, stage: node.stage, state: result.computed ? .computed : .reused,
                                            detail: result.computed ? [String(format: "%.1f s", seconds)] : [], key: key, outputs: result.outputs)
             }
+            return true
         }
 
-        if options.jobs <= 1 {
+        // Ranks of an MPI job must enter each stage's collectives in the same order: one stage at a time.
+        if let group = options.group, group.count > 1 {
+            // Groups of ranks share the pipeline: each takes the ready stages no other group holds.
+            try runClaiming(nodes, selected: selected, group: group, done: { Set(states.withLock { $0.keys }) },
+                            attempt: { try execute($0, claim: true) })
+        } else if options.jobs <= 1 || options.communicator.isDistributed {
             for node in nodes { try execute(node) }
         } else {
             // A small scheduler: a node starts when all its dependencies are done, at most `jobs` at once.
@@ -145,7 +182,10 @@ public final class PipelineRunner: @unchecked Sendable {
             group.wait()
             if let error = failure.withLock({ $0 }) { throw error }
         }
-        if let outputs = results.withLock({ $0["report"] }), let report = outputs["report"] {
+        // One writer of the report files: the leader, and with groups the first group's (every group
+        // ends with the report among its results, computed or reused).
+        if options.communicator.isLeader, (options.group?.index ?? 0) == 0,
+           let outputs = results.withLock({ $0["report"] }), let report = outputs["report"] {
             try ReportStage.materialize(report, in: store, to: reportDirectory)
         }
         let all = states.withLock { $0 }
@@ -174,7 +214,7 @@ public final class PipelineRunner: @unchecked Sendable {
                     if let old = previous?.inputs[role] { inputs[role] = old }
                 }
             }
-            let spec = node.spec(inputs)
+            let spec = keyed(node).spec(inputs)
             let key = try? spec.key()
             if waiting.isEmpty, let key, let outputs = store.lookup(key) {
                 known[node.name] = outputs
@@ -193,4 +233,8 @@ public final class PipelineRunner: @unchecked Sendable {
         }
         return states
     }
+}
+
+extension RunResult {
+    var asTuple: (outputs: [String: ArtifactID], computed: Bool) { (outputs, computed) }
 }

@@ -1,3 +1,4 @@
+import Cluster
 import Data
 import Foundation
 import NN
@@ -48,10 +49,28 @@ enum EvaluateStage {
         let (target, defense) = (loaded.model, loaded.defense)
         let data = try run.cache.dataset(try run.input("data"), in: run.store)
         let clean = data.test.prefix(attack.examples).labeled
+        // Under MPI a deterministic target's examples are sharded by batch (`BatchShards`), each rank
+        // classifying its batches as one process would, and the outcomes gathered in order. A
+        // randomised target draws one stream across all batches of a pass, so the leader scores it alone.
+        let randomized = target is any RandomizedClassifier
+        let sharded = run.communicator.isDistributed && !randomized
+        if run.communicator.isDistributed && randomized && !run.isLeader { return [:] }
         // A randomised target's accuracy is the mean over `inference_draws` random draws (the same
         // draws for every set, so rows differ only by their images); a deterministic target's, one pass.
         func accuracy(_ images: LabeledImages) -> (accuracy: Float, perExample: [Float]) {
-            evaluatePerExample(target, on: images, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize)
+            guard sharded else {
+                return evaluatePerExample(target, on: images, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize)
+            }
+            let shards = BatchShards(count: images.count, batchSize: batchSize)
+            let mine = shards.examples(ofBatches: shards.batches(rank: run.communicator.rank, of: run.communicator.size))
+            var local = Payload()
+            local.append(floats: evaluatePerExample(target, on: images.slice(mine), draws: 1, seed: attack.seed, batchSize: batchSize).perExample)
+            let perExample = run.communicator.allgather(local.bytes).flatMap { bytes -> [Float] in
+                var p = Payload(bytes: bytes)
+                return p.floats()
+            }
+            // As `evaluatePerExample` for one draw: the share of correct examples.
+            return (Float(perExample.filter { $0 == 1 }.count) / Float(max(images.count, 1)), perExample)
         }
         let (cleanAccuracy, cleanPerImage) = accuracy(clean)
         // White-box: the first success per example (a deterministic target then scores exactly the
@@ -61,6 +80,8 @@ enum EvaluateStage {
         func score(_ set: GenerateStage.AdversarialSet, _ k: Int, _ threat: ThreatModel) -> (accuracy: Float, perExample: [Float]) {
             let transfer = LabeledImages(images: set.images(afterRun: k), labels: set.labels)
             guard threat == .whiteBox, set.whiteBoxImages != nil else { return accuracy(transfer) }
+            // A deterministic target is scored on the evidence alone (`evaluateWhiteBox`'s rule).
+            if sharded { return accuracy(LabeledImages(images: set.whiteBoxImages(afterRun: k), labels: set.labels)) }
             return evaluateWhiteBox(target, evidence: LabeledImages(images: set.whiteBoxImages(afterRun: k), labels: set.labels),
                                     finalIterate: transfer, draws: defense.inferenceDraws, seed: attack.seed, batchSize: batchSize)
         }
@@ -88,6 +109,7 @@ enum EvaluateStage {
         }
         let checks = SanityChecks.run(evaluations, classes: data.test.classNames.count)
         for warning in SanityChecks.warnings(checks) { run.progress.line("\(run.node): \(warning)") }
+        guard run.isLeader else { return [:] }   // the leader writes the evaluation
         let k = attack.iterations.count
         let id = try run.store.put(run.metadata(kind: "evaluation", formatVersion: formatVersion)) { w in
             try w.write("accuracy", float32: evaluations.flatMap(\.accuracies), shape: [evaluations.count, k])

@@ -1,3 +1,4 @@
+import Cluster
 import Data
 import Foundation
 import NN
@@ -54,33 +55,50 @@ enum GenerateStage {
         case .pgd: pgd(attack.transferRule)
         case .ensemble: ensemble
         }
+        // Each batch is attacked as one process attacks it (its stream keyed by the batch index); under
+        // MPI the ranks take contiguous blocks of batches and the leader combines them in batch order.
+        let shards = BatchShards(count: test.count, batchSize: batchSize)
+        let started = Date()
+        var done = 0
+        let attacked = try run.communicator.gatherBatches(shards, compute: { b -> BatchOutcome in
+            let range = shards.examples(ofBatch: b)
+            let x = test.images.rows(range), labels = Array(test.labels[range])
+            var rng = SeededRandom.derived(seed: attack.seed, stream: UInt64(b))
+            let result = generator(source, x, labels, configuration, counts, &rng)
+            var outcome = BatchOutcome(examples: range.count, stages: result.stages)
+            for k in counts {
+                guard let images = result.images[k] else { throw PipelineError(file: run.node, "attack gave no images for \(k) iterations") }
+                outcome.images.append(images)
+                let onImages = zip(predict(source, images), labels).filter { $0 != $1 }.count
+                outcome.fooledOnImages.append(onImages)
+                if let whiteBox = result.whiteBoxImages?[k] {
+                    outcome.whiteBox.append(whiteBox)
+                    outcome.fooled.append(zip(predict(source, whiteBox), labels).filter { $0 != $1 }.count)
+                } else {
+                    outcome.fooled.append(onImages)
+                }
+            }
+            done += range.count
+            run.progress.counting(run.node, done: done, total: shards.examples(ofBatches: shards.batches(rank: run.communicator.rank,
+                                                                                                       of: run.communicator.size)).count,
+                                  unit: "images", started: started)
+            return outcome
+        }, encode: { $0.encode(into: &$1) }, decode: { try BatchOutcome(from: &$0, counts: counts.count) })
+        guard let attacked else { return [:] }   // not the leader: it writes the set
         var perCount: [[Tensor]] = Array(repeating: [], count: counts.count)
         var whiteBoxPerCount: [[Tensor]] = Array(repeating: [], count: counts.count)
         var fooled = [Int](repeating: 0, count: counts.count), fooledOnImages = fooled
         var stages: [EnsembleResult.Stage] = []
-        let started = Date()
-        var start = 0, batchIndex: UInt64 = 0
-        while start < test.count {
-            let end = min(start + batchSize, test.count)
-            let x = test.images.rows(start..<end), labels = Array(test.labels[start..<end])
-            var rng = SeededRandom.derived(seed: attack.seed, stream: batchIndex)
-            let result = generator(source, x, labels, configuration, counts, &rng)
-            stages = merge(stages, result.stages, previous: start, batch: end - start)
-            for (i, k) in counts.enumerated() {
-                guard let images = result.images[k] else { throw PipelineError(file: run.node, "attack gave no images for \(k) iterations") }
-                perCount[i].append(images)
-                let onImages = zip(predict(source, images), labels).filter { $0 != $1 }.count
-                fooledOnImages[i] += onImages
-                if let whiteBox = result.whiteBoxImages?[k] {
-                    whiteBoxPerCount[i].append(whiteBox)
-                    fooled[i] += zip(predict(source, whiteBox), labels).filter { $0 != $1 }.count
-                } else {
-                    fooled[i] += onImages
-                }
+        var start = 0
+        for outcome in attacked {
+            stages = merge(stages, outcome.stages, previous: start, batch: outcome.examples)
+            for i in counts.indices {
+                perCount[i].append(outcome.images[i])
+                fooledOnImages[i] += outcome.fooledOnImages[i]
+                fooled[i] += outcome.fooled[i]
+                if !outcome.whiteBox.isEmpty { whiteBoxPerCount[i].append(outcome.whiteBox[i]) }
             }
-            start = end
-            batchIndex += 1
-            run.progress.counting(run.node, done: start, total: test.count, unit: "images", started: started)
+            start += outcome.examples
         }
         let n = test.count
         let stacked = Tensor.concatenatingRows(perCount.map { Tensor.concatenatingRows($0) })
@@ -107,6 +125,45 @@ enum GenerateStage {
     /// attacker would hand over after k iterations.
     typealias Generator = @Sendable (_ source: any Classifier, _ images: Tensor, _ labels: [Int], _ attack: PGDConfiguration,
                                      _ recordingAfter: [Int], _ rng: inout SeededRandom) -> AttackOutput
+
+    /// One batch's share of an adversarial set: per recorded count (in order) the images handed over,
+    /// the white-box evidence (empty when the attack keeps none apart), and how many examples fooled
+    /// the source on each; an ensemble's per-member stages. What ranks send the leader.
+    struct BatchOutcome {
+        var examples: Int
+        var images: [Tensor] = []
+        var whiteBox: [Tensor] = []
+        var fooled: [Int] = []
+        var fooledOnImages: [Int] = []
+        var stages: [EnsembleResult.Stage]
+
+        init(examples: Int, stages: [EnsembleResult.Stage]) { self.examples = examples; self.stages = stages }
+
+        func encode(into p: inout Payload) {
+            p.append(examples)
+            p.append(images.count); p.append(whiteBox.count)
+            for t in images + whiteBox {
+                p.append(t.shape.count); for d in t.shape { p.append(d) }
+                t.withUnsafeBufferPointer { p.append(floats: $0) }
+            }
+            for v in fooled + fooledOnImages { p.append(v) }
+            p.append(string: canonicalJSON(stages))
+        }
+
+        init(from p: inout Payload, counts: Int) throws {
+            examples = p.int()
+            let (imageCount, whiteBoxCount) = (p.int(), p.int())
+            func tensor() -> Tensor {
+                let shape = (0..<p.int()).map { _ in p.int() }
+                return Tensor(shape: shape, values: p.floats())
+            }
+            images = (0..<imageCount).map { _ in tensor() }
+            whiteBox = (0..<whiteBoxCount).map { _ in tensor() }
+            fooled = (0..<counts).map { _ in p.int() }
+            fooledOnImages = (0..<counts).map { _ in p.int() }
+            stages = try JSONDecoder().decode([EnsembleResult.Stage].self, from: Foundation.Data(p.string().utf8))
+        }
+    }
 
     /// What a generator found on one batch.
     struct AttackOutput: Sendable {

@@ -1,3 +1,4 @@
+import Cluster
 import Data
 import Foundation
 import NN
@@ -16,6 +17,14 @@ public struct StageRun {
     public let checkpointing: Checkpointing
     public let progress: ProgressDisplay
     let cache: ArtifactCache
+    /// The ranks computing this stage together and how they train (one process unless under MPI):
+    /// training splits each batch over them, attacks and evaluation split the batches; rank 0 alone
+    /// writes to the store (`isLeader`).
+    public let parallelism: DataParallelism
+
+    public var communicator: Communicator { parallelism.communicator }
+    /// Whether this rank writes the stage's outputs (always, on one process).
+    public var isLeader: Bool { parallelism.communicator.isLeader }
 
     public var inputs: [String: ArtifactID] { spec.inputs }
 

@@ -1,3 +1,4 @@
+import Cluster
 import Data
 import Foundation
 import NN
@@ -93,6 +94,18 @@ enum TrainStage {
         let configuration = try model.resnetConfiguration(channels: data.train.channels, classes: classes)
         let network = model.defense.makeModel(architecture: configuration, seed: model.seed)
         let trainer = Trainer(model: network, configuration: model.training.configuration(seed: model.seed), defense: model.defense)
+        // Under MPI: data-parallel over the stage's ranks; rank 0 alone writes resume files and outputs.
+        trainer.parallelism = run.parallelism
+        let leader = run.isLeader
+        let globalBatch = min(model.training.schedule.batchSize, train.count)
+        guard globalBatch >= run.communicator.size else {
+            throw PipelineError(file: run.node, "a batch of \(globalBatch) images cannot be split over \(run.communicator.size) ranks; "
+                                + "use at most \(globalBatch) ranks (or --groups) for this training")
+        }
+        if run.communicator.isDistributed, let (_, method) = model.defense.trainingAttack, method.replays > 1 {
+            throw PipelineError(file: run.node, "free adversarial training is not data-parallel yet (its perturbation δ is carried per rank): "
+                                + "train this model on one process, or with --groups")
+        }
         let validationAttack = Self.validationAttack(model).flatMap { $0.iterations > 0 ? $0 : nil }
         let probe = validationAttack == nil ? nil : Self.overfittingProbe(model)
         let selection = Self.selection(model)
@@ -112,10 +125,13 @@ enum TrainStage {
         run.progress.line("\(run.node): \(model.architecture) (\(network.parameterCount) parameters), defense \(model.defense.displayName)"
                           + (model.defense.trainingAttack.map { " (\($0.method.describe($0.attack)))" } ?? "") + ", "
                           + "\(model.training.epochs) epochs × \(perEpoch) steps of \(min(model.training.schedule.batchSize, train.count)) images"
-                          + (validation.map { ", \($0.count) held out for validation" } ?? ""))
+                          + (validation.map { ", \($0.count) held out for validation" } ?? "")
+                          + (run.communicator.isDistributed
+                             ? ", data-parallel over \(run.communicator.size) ranks (\(run.parallelism.synchronizedBatchNorm ? "synchronised" : "local") batch norm)" : ""))
 
         var lastSave = Date()
         func save() throws {
+            guard leader else { return }
             try Checkpoint.save(network, optimizer: trainer.optimizer, architecture: architecture, metadata: log.attributes, to: resumePath)
             lastSave = Date()
         }
@@ -132,14 +148,10 @@ enum TrainStage {
             }
         }, onEpochEnd: { epoch in
             if let validation {
-                let clean = evaluateAccuracy(network, on: validation)
-                let robust = validationAttack.map { attack in
-                    evaluatePGD(target: network, source: network, threatModel: .whiteBox, data: validation, attack: attack,
-                                recordingAfter: [], seed: model.seed &+ 0x7A11).evaluation.finalAccuracy
-                }
-                let fgsm = probe.map { attack in
-                    evaluatePGD(target: network, source: network, threatModel: .whiteBox, data: validation, attack: attack,
-                                recordingAfter: [], seed: model.seed &+ 0x7A11).evaluation.finalAccuracy
+                let (clean, robust) = validate(network, on: validation, attack: validationAttack, seed: model.seed &+ 0x7A11,
+                                               communicator: run.communicator)
+                let fgsm = probe.flatMap { probe in
+                    validate(network, on: validation, attack: probe, seed: model.seed &+ 0x7A11, communicator: run.communicator).robust
                 }
                 log.validate(epoch: epoch, clean: clean, robust: robust, fgsm: fgsm)
                 // No attack ran for a model trained without one: there is no robust number to print.
@@ -153,7 +165,7 @@ enum TrainStage {
                     run.progress.line(warning)
                     run.progress.line(String(repeating: "⚠", count: 40))
                 }
-                if log.bestEpoch == epoch {
+                if log.bestEpoch == epoch && leader {
                     do { try Checkpoint.save(network, architecture: architecture, metadata: ["epoch": .int(Int64(epoch))], to: bestPath) }
                     catch { failure = error; return false }
                 }
@@ -163,6 +175,10 @@ enum TrainStage {
         })
         if let failure { throw failure }
         guard trainer.step == total else { throw PipelineError(file: run.node, "training stopped at step \(trainer.step) of \(total)") }
+        if run.communicator.isDistributed {
+            run.progress.line(String(format: "%@: %.1f s of the leader's training in all-reductions", run.node, trainer.communicationSeconds))
+        }
+        guard leader else { return [:] }   // every rank holds the same weights; the leader writes them
 
         let checkpoint = run.metadata(kind: "checkpoint", formatVersion: ModelCheckpoint.formatVersion)
         let last = try run.store.put(checkpoint) { w in
@@ -192,6 +208,32 @@ enum TrainStage {
         }
         return ["model": last, "best": best]
     }
+}
+
+/// Clean and robust (white-box PGD) accuracy on the held-out slice. Under MPI each rank validates its
+/// contiguous share (`BatchSlice.share`; its attack seeded by (seed, rank)) and the counts are summed,
+/// so validation costs each rank 1/N of it instead of all of it; the numbers then differ from one
+/// process's by the attack's random starts, as an N-rank training differs anyway (N is in its key).
+func validate(_ network: any Classifier, on validation: LabeledImages, attack: PGDConfiguration?, seed: UInt64,
+              communicator: Communicator) -> (clean: Float, robust: Float?) {
+    guard communicator.isDistributed else {
+        let clean = evaluateAccuracy(network, on: validation)
+        let robust = attack.map { attack in
+            evaluatePGD(target: network, source: network, threatModel: .whiteBox, data: validation, attack: attack,
+                        recordingAfter: [], seed: seed).evaluation.finalAccuracy
+        }
+        return (clean, robust)
+    }
+    let share = validation.slice(BatchSlice.share(of: validation.count, rank: communicator.rank, ranks: communicator.size).rows)
+    var counts = [Double(classifiedCorrectly(network, on: share).filter { $0 }.count), 0]
+    if let attack, share.count > 0 {
+        let robust = evaluatePGD(target: network, source: network, threatModel: .whiteBox, data: share, attack: attack,
+                                 recordingAfter: [], seed: seed &+ UInt64(communicator.rank)).evaluation
+        counts[1] = Double(robust.perImage?.last?.reduce(0, +) ?? 0)
+    }
+    counts = communicator.allreduceSum(counts)
+    let n = Float(max(validation.count, 1))
+    return (Float(counts[0]) / n, attack.map { _ in Float(counts[1]) / n })
 }
 
 /// Loss and accuracy per step and validation per epoch, kept in the resume file's attributes.

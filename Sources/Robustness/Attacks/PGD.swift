@@ -211,10 +211,12 @@ public enum PGD {
     }
 
     /// The final iterate of one PGD run, with no bookkeeping: what adversarial training uses (Madry et al.).
+    /// With `slice`, `x` is rows `slice.rows` of a global batch split over data-parallel ranks: the
+    /// random start is drawn for the whole global batch, as one process would, and these rows kept.
     public static func perturb(_ model: any Classifier, images x: Tensor, labels: [Int], configuration c: PGDConfiguration,
-                               rng: inout SeededRandom) -> Tensor {
+                               rng: inout SeededRandom, slice: BatchSlice? = nil) -> Tensor {
         let lower = x.map { max($0 - c.epsilon, 0) }, upper = x.map { min($0 + c.epsilon, 1) }
-        var adv = start(x, c, lower: lower, upper: upper, rng: &rng)
+        var adv = start(x, c, lower: lower, upper: upper, rng: &rng, slice: slice)
         let step = c.stepSize * (c.targeted ? -1 : 1)
         for _ in 0..<c.iterations {
             let tape = Tape()
@@ -242,9 +244,17 @@ public enum PGD {
     }
 
     /// The first iterate: x itself, or a uniform random point of the ε-ball around x clipped to [0, 1].
-    static func start(_ x: Tensor, _ c: PGDConfiguration, lower: Tensor, upper: Tensor, rng: inout SeededRandom) -> Tensor {
+    static func start(_ x: Tensor, _ c: PGDConfiguration, lower: Tensor, upper: Tensor, rng: inout SeededRandom,
+                      slice: BatchSlice? = nil) -> Tensor {
         guard c.randomStart else { return x }
-        return (x + Tensor.uniform(shape: x.shape, in: -c.epsilon...c.epsilon, using: &rng)).zipMap(lower, max).zipMap(upper, min)
+        var noise: Tensor
+        if let slice {
+            precondition(slice.rows.count == x.shape[0], "slice of \(slice.rows.count) rows for a batch of \(x.shape[0])")
+            noise = Tensor.uniform(shape: [slice.total] + x.shape.dropFirst(), in: -c.epsilon...c.epsilon, using: &rng).rows(slice.rows)
+        } else {
+            noise = Tensor.uniform(shape: x.shape, in: -c.epsilon...c.epsilon, using: &rng)
+        }
+        return (x + noise).zipMap(lower, max).zipMap(upper, min)
     }
 
     /// x ← clip(x + step·sign(g), lower, upper), fused in one pass.

@@ -1,5 +1,6 @@
 import Foundation
 import Autodiff
+import Cluster
 import NN
 import Tensors
 
@@ -33,6 +34,18 @@ public struct TrainingProgress: Sendable {
 /// so a run restored at step s (weights, buffers, optimiser state) continues exactly as an
 /// uninterrupted one would. Free training's δ is reset at every epoch boundary (every steps-per-epoch
 /// optimiser steps), so that is exact for runs restored at an epoch end; restored mid-epoch, δ restarts at 0.
+///
+/// Data-parallel (`parallelism` over N > 1 ranks, e.g. under `mpirun`): every rank reads the same
+/// global batch of `batchSize` images and draws its random numbers for the whole batch (augmentation,
+/// PGD random starts) from the same stream, then keeps its contiguous share (`BatchSlice.share`),
+/// makes its adversarial examples and gradients; the loss of each rank is weighted by its share of
+/// the batch and the gradients summed with one MPI_Allreduce before every update, so every rank
+/// applies the gradient of the global batch's mean loss and all hold the same weights. The file's
+/// batch size and hyperparameters stay what they say. With `synchronizedBatchNorm` the batch-norm
+/// statistics in training mode are the whole batch's (`synchronizedBatchNorm(_:…)`); without, each
+/// rank normalises by its own slice and the running statistics are averaged over ranks after every
+/// step. Randomised models (`RandomizedClassifier`) draw per forward pass on each rank's slice, so
+/// their N-rank runs do not draw as one process does.
 public final class Trainer {
     public let model: any Classifier
     public let configuration: TrainingConfiguration
@@ -42,6 +55,10 @@ public final class Trainer {
     public var step = 0
     /// Free training's perturbation δ (the batch's shape), carried across replays and batches; nil is 0.
     public var freePerturbation: Tensor?
+    /// The ranks that train together, and how they share batch norm (one process by default).
+    public var parallelism = DataParallelism()
+    /// Seconds this trainer spent in gradient and statistics all-reductions (0 on one process).
+    public private(set) var communicationSeconds = 0.0
 
     public init(model: any Classifier, configuration: TrainingConfiguration, defense: Defense) {
         if let (key, message) = defense.problem { preconditionFailure("invalid defense setting \(key): \(message)") }
@@ -53,15 +70,40 @@ public final class Trainer {
 
     public func stepsPerEpoch(examples: Int) -> Int { max(1, examples / configuration.batchSize) }
 
-    /// One optimisation step on a batch (already augmented).
-    public func trainStep(images: Tensor, labels: [Int], learningRate: Float, rng: inout SeededRandom) -> LossTerms {
+    /// One optimisation step on a batch (already augmented). With `slice`, `images` are this rank's rows
+    /// of the global batch and `parallelism` the ranks that hold the others (see the type's comment).
+    public func trainStep(images: Tensor, labels: [Int], learningRate: Float, rng: inout SeededRandom,
+                          slice: BatchSlice? = nil) -> LossTerms {
         // A randomised model draws from the step's stream, so a resumed run repeats its noise.
         if let randomized = model as? any RandomizedClassifier { randomized.reseed(rng.next()) }
-        if let (attack, method) = defense.trainingAttack, case .free = method { return freeStep(images: images, labels: labels, attack: attack, learningRate: learningRate) }
-        let adversarial = defense.trainingExamples(model: model, images: images, labels: labels, rng: &rng)
+        if let (attack, method) = defense.trainingAttack, case .free = method {
+            precondition(!parallelism.communicator.isDistributed, "free adversarial training is not data-parallel (refused before training)")
+            return freeStep(images: images, labels: labels, attack: attack, learningRate: learningRate)
+        }
+        let adversarial = defense.trainingExamples(model: model, images: images, labels: labels, rng: &rng, slice: slice)
+        let communicator = parallelism.communicator
+        guard communicator.isDistributed, let slice else {
+            let tape = Tape(recordsParameterGradients: true)
+            let (loss, terms) = defense.loss(model: model, clean: images, adversarial: adversarial, labels: labels, tape: tape)
+            tape.backward(from: loss)
+            optimizer.step(learningRate: learningRate)
+            return terms
+        }
+        // This rank's loss is the mean over its rows; weighted by its share, the sum over ranks is the
+        // global batch's mean, and so is the sum of the weighted gradients.
+        let share = Float(slice.rows.count) / Float(slice.total)
+        let before = communicator.communicationSeconds
         let tape = Tape(recordsParameterGradients: true)
-        let (loss, terms) = defense.loss(model: model, clean: images, adversarial: adversarial, labels: labels, tape: tape)
-        tape.backward(from: loss)
+        var terms = LossTerms()
+        BatchNormSynchronization.$communicator.withValue(parallelism.synchronizedBatchNorm ? communicator : nil) {
+            let (loss, t) = defense.loss(model: model, clean: images, adversarial: adversarial, labels: labels, tape: tape)
+            tape.backward(from: loss, seed: Tensor(shape: loss.value.shape, repeating: share))
+            terms = t
+        }
+        allreduceGradients(communicator)
+        if !parallelism.synchronizedBatchNorm { averageBuffers(communicator) }
+        terms = Self.globalTerms(terms, share: share, communicator)
+        communicationSeconds += communicator.communicationSeconds - before
         optimizer.step(learningRate: learningRate)
         return terms
     }
@@ -79,6 +121,48 @@ public final class Trainer {
         freePerturbation = delta.zipMap(input.gradient ?? Tensor(shape: images.shape, repeating: 0)) { d, g in
             min(max(d + (g > 0 ? s : (g < 0 ? -s : 0)), -e), e)
         }
+        return terms
+    }
+
+    /// Σ over ranks of every parameter gradient, in one all-reduction over a flat buffer (the same
+    /// parameters have gradients on every rank: the ranks run the same code on the same model).
+    private func allreduceGradients(_ communicator: Communicator) {
+        let withGradient = model.parameters.filter { $0.gradient != nil }
+        var flat = [Float](); flat.reserveCapacity(withGradient.reduce(0) { $0 + $1.value.count })
+        for p in withGradient { p.gradient!.withUnsafeBufferPointer { flat.append(contentsOf: $0) } }
+        flat.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        var offset = 0
+        for p in withGradient {
+            let n = p.value.count
+            p.gradient = Tensor(shape: p.value.shape, values: Array(flat[offset..<offset + n]))
+            offset += n
+        }
+    }
+
+    /// Local batch norm: every rank's running statistics replaced by their mean over ranks, so that the
+    /// ranks keep the same buffers (float buffers only; `num_batches_tracked` is the same everywhere).
+    private func averageBuffers(_ communicator: Communicator) {
+        let buffers = model.buffers.filter { $0.value.count > 1 || !$0.name.hasSuffix("num_batches_tracked") }
+        var flat = [Float]()
+        for b in buffers { b.value.withUnsafeBufferPointer { flat.append(contentsOf: $0) } }
+        flat.withUnsafeMutableBufferPointer { communicator.allreduceSum($0) }
+        let scale = 1 / Float(communicator.size)
+        var offset = 0
+        for b in buffers {
+            let n = b.value.count
+            b.value = Tensor(shape: b.value.shape, values: flat[offset..<offset + n].map { $0 * scale })
+            offset += n
+        }
+    }
+
+    /// The loss terms of the global batch: each rank's, weighted by its share, summed over ranks.
+    private static func globalTerms(_ t: LossTerms, share: Float, _ communicator: Communicator) -> LossTerms {
+        let local = [t.total, t.crossEntropy, t.logitPairing, t.attentionPairing, t.gradientPenalty, t.ensembleEntropy,
+                     t.logDeterminant, t.accuracy].map { Double($0 * share) }
+        let g = communicator.allreduceSum(local).map { Float($0) }
+        var terms = LossTerms()
+        (terms.total, terms.crossEntropy, terms.logitPairing, terms.attentionPairing) = (g[0], g[1], g[2], g[3])
+        (terms.gradientPenalty, terms.ensembleEntropy, terms.logDeterminant, terms.accuracy) = (g[4], g[5], g[6], g[7])
         return terms
     }
 
@@ -106,11 +190,20 @@ public final class Trainer {
             if replays > 1 && step % perEpoch == 0 { freePerturbation = nil }
             var rng = SeededRandom.derived(seed: configuration.seed, stream: UInt64(batchIndex) &* 2 &+ 1)
             let indices = Array(order[position * batch..<(position + 1) * batch])
-            let images = configuration.augmentation.apply(data.images.gatherRows(indices), rng: &rng)
+            var images = configuration.augmentation.apply(data.images.gatherRows(indices), rng: &rng)
+            var labels = indices.map { data.labels[$0] }
             // Each replay of a batch sees the same augmented images and draws its own noise.
             if replays > 1 { rng = SeededRandom.derived(seed: configuration.seed, stream: (UInt64(step) &* 2 &+ 1) ^ 0xF4EE_0000_0000) }
             let lr = schedule.rate(at: step)
-            let terms = trainStep(images: images, labels: indices.map { data.labels[$0] }, learningRate: lr, rng: &rng)
+            var slice: BatchSlice?
+            if parallelism.communicator.isDistributed {
+                // Every rank augments the whole batch (the same draws as one process) and keeps its rows.
+                let share = BatchSlice.share(of: batch, rank: parallelism.communicator.rank, ranks: parallelism.communicator.size)
+                images = images.rows(share.rows)
+                labels = Array(labels[share.rows])
+                slice = share
+            }
+            let terms = trainStep(images: images, labels: labels, learningRate: lr, rng: &rng, slice: slice)
             step += 1
             let elapsed = Date().timeIntervalSince(started)
             let done = step - firstStep

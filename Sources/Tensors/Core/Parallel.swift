@@ -13,10 +13,17 @@ import Foundation
 /// while Dispatch's workers start batch norm beside them. Ops are issued one at a time, so the
 /// two kinds of loops never overlap. OpenBLAS runs single-threaded inside (`CPUBackend.init`).
 public enum Parallel {
-    /// Workers used by kernels; defaults to the active cores, or `ATALP_THREADS` when set.
+    /// Workers used by kernels: `ATALP_THREADS` when set, else the active cores divided by the MPI
+    /// ranks on this node (the launcher's `OMPI_COMM_WORLD_LOCAL_SIZE`, `MPI_LOCALNRANKS` or
+    /// `SLURM_NTASKS_PER_NODE`; see Cluster's `MPIRuntime`), so that N ranks on one machine do not
+    /// oversubscribe its cores. Without a launcher: every active core.
     public static let threadCount: Int = {
-        if let s = ProcessInfo.processInfo.environment["ATALP_THREADS"], let n = Int(s), n > 0 { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let environment = ProcessInfo.processInfo.environment
+        if let s = environment["ATALP_THREADS"], let n = Int(s), n > 0 { return n }
+        let launched = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].contains { environment[$0] != nil } && environment["ATALP_MPI"] != "0"
+        let local = launched ? ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"]
+            .lazy.compactMap { environment[$0].flatMap { Int($0) } }.first { $0 > 0 } ?? 1 : 1
+        return max(1, ProcessInfo.processInfo.activeProcessorCount / local)
     }()
 
     /// Whose threads run the chunks.

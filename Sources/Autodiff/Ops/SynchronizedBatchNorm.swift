@@ -1,0 +1,128 @@
+import Cluster
+import Tensors
+
+/// Synchronised batch normalisation (PyTorch's `SyncBatchNorm`): the batch is spread over the ranks
+/// of a data-parallel run, each rank holding its slice, and the per-channel statistics are those of
+/// the whole batch. Forward, the per-channel sums behind mean and variance (two passes in double
+/// precision, as the one-process kernel) are all-reduced; backward, so are Σ dy and Σ dy·x̂. So N
+/// ranks compute what one process computes on the whole batch, up to the order of floating-point sums.
+///
+/// Parameter gradients stay each rank's own share (its slice's Σ dy·x̂ and Σ dy): the data-parallel
+/// trainer's gradient all-reduction sums them, as it sums every other parameter's. The input gradient
+/// uses the global sums and the global count M = Σ over ranks of N·H·W:
+///     dx = γσ⁻¹·dy − γσ⁻¹/M·Σ dy − γσ⁻¹²/M·(x − μ)·Σ dy·(x − μ)σ⁻¹
+/// Cost per call: three all-reductions of C (forward: 2·C + 1 and C doubles; backward: 2·C doubles).
+/// Shapes: x N×C×H×W (this rank's slice), γ and β C.
+public func synchronizedBatchNorm(_ x: Variable, gamma: Variable, beta: Variable, epsilon: Float = 1e-5, relu: Bool = false,
+                                  communicator: Communicator) -> (output: Variable, statistics: BatchNormForwardResult) {
+    let (n, c, h, w) = x.value.nchw
+    let plane = h * w
+    // Pass 1: Σ x per channel, and the count, over every rank. Per plane a float SIMD sum, accumulated
+    // in double, as the one-process kernel (CPUBackend+BatchNorm) does; parallel over channels.
+    var sums = [Double](repeating: 0, count: c + 1)
+    sums.withUnsafeMutableBufferPointer { out in
+        let o = SendablePointer(out)
+        x.value.withUnsafeBufferPointer { xb in
+            let xP = SendablePointer(xb)
+            Parallel.forEachChunk(c) { _, channels in
+                for ch in channels {
+                    var s = 0.0
+                    for i in 0..<n { s += Double(planeSum(xP.base + (i * c + ch) * plane, plane)) }
+                    o[ch] = s
+                }
+            }
+        }
+    }
+    sums[c] = Double(n * plane)
+    sums = communicator.allreduceSum(sums)
+    let m = sums[c]
+    precondition(m > 1, "batch norm in training mode needs more than one value per channel, got \(m) over all ranks")
+    let mean = Tensor(shape: [c], values: (0..<c).map { Float(sums[$0] / m) })
+    // Pass 2: Σ (x − μ)² per channel over every rank.
+    var deviations = [Double](repeating: 0, count: c)
+    deviations.withUnsafeMutableBufferPointer { out in
+        let o = SendablePointer(out)
+        x.value.withUnsafeBufferPointer { xb in mean.withUnsafeBufferPointer { mb in
+            let xP = SendablePointer(xb), mP = SendablePointer(mb)
+            Parallel.forEachChunk(c) { _, channels in
+                for ch in channels {
+                    var v = 0.0
+                    for i in 0..<n { v += Double(planeSquaredDeviation(xP.base + (i * c + ch) * plane, plane, from: mP[ch])) }
+                    o[ch] = v
+                }
+            }
+        } }
+    }
+    deviations = communicator.allreduceSum(deviations)
+    let biased = Tensor(shape: [c], values: deviations.map { Float($0 / m) })
+    let unbiased = Tensor(shape: [c], values: deviations.map { Float($0 / (m - 1)) })
+    // Normalise with the global statistics: the backend's fixed-statistics path is exactly y = γ·x̂ + β.
+    var saved = Tensor.backend.batchNormForward(x.value, gamma: gamma.value, beta: beta.value,
+                                                mode: .fixed(mean: mean, variance: biased), epsilon: epsilon, relu: relu)
+    let y = saved.output
+    saved.output = Tensor(shape: [0])
+    let out = x.recordingTape.record(y, inputs: [x, gamma, beta]) { [saved] dy in
+        // Fixed-statistics backward: dx₀ = γσ⁻¹·dy (masked by a fused ReLU), dγ = Σ dy·x̂, dβ = Σ dy (this rank's).
+        let (dx0, dg, db) = Tensor.backend.batchNormBackward(gradOutput: dy, input: x.value, gamma: gamma.value, saved: saved,
+                                                             reluOutput: relu ? y : nil, needInput: x.requiresGradient, needAffine: true)
+        if gamma.requiresGradient, let dg { gamma.accumulateGradient(dg) }
+        if beta.requiresGradient, let db { beta.accumulateGradient(db) }
+        guard x.requiresGradient, var dx = dx0, let dg, let db else { return }
+        var global = [Double](repeating: 0, count: 2 * c)
+        db.withUnsafeBufferPointer { b in dg.withUnsafeBufferPointer { g in
+            for ch in 0..<c { global[ch] = Double(b[ch]); global[c + ch] = Double(g[ch]) }
+        } }
+        global = communicator.allreduceSum(global)
+        let mf = Float(m)
+        let globalSums = global
+        let dxP = dx.withUnsafeMutableBufferPointer { SendablePointer($0) }
+        x.value.withUnsafeBufferPointer { xb in gamma.value.withUnsafeBufferPointer { gb in
+        saved.mean.withUnsafeBufferPointer { mb in saved.inverseStd.withUnsafeBufferPointer { ib in
+            let xP = SendablePointer(xb), gP = SendablePointer(gb), mP = SendablePointer(mb), iP = SendablePointer(ib)
+            Parallel.forEachChunk(c) { _, channels in
+                for ch in channels {
+                    let a = gP[ch] * iP[ch], mu = mP[ch]
+                    let b = -a * Float(globalSums[ch]) / mf, k = -a * Float(globalSums[c + ch]) * iP[ch] / mf
+                    for i in 0..<n {
+                        let o = (i * c + ch) * plane
+                        for j in o..<o + plane { dxP[j] += b + k * (xP[j] - mu) }
+                    }
+                }
+            }
+        } } } }
+        x.accumulateGradient(dx)
+    }
+    saved.output = y
+    saved.unbiasedVariance = unbiased
+    return (out, saved)
+}
+
+/// The communicator whose ranks share batch-norm statistics in training mode, for the code running
+/// inside `withValue` (the data-parallel trainer binds it around each step's training-mode passes);
+/// nil, or a one-process communicator, means plain per-process batch norm.
+public enum BatchNormSynchronization {
+    @TaskLocal public static var communicator: Communicator?
+}
+
+/// Σ p[i] with eight float accumulators (the one-process kernel's summation order).
+@inline(__always)
+private func planeSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count { acc += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self); i += 8 }
+    var s = acc.sum()
+    while i < count { s += p[i]; i += 1 }
+    return s
+}
+
+/// Σ (p[i] − center)² with eight float accumulators.
+@inline(__always)
+private func planeSquaredDeviation(_ p: UnsafePointer<Float>, _ count: Int, from center: Float) -> Float {
+    var acc = SIMD8<Float>()
+    let c8 = SIMD8<Float>(repeating: center)
+    var i = 0
+    while i + 8 <= count { let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - c8; acc += d * d; i += 8 }
+    var s = acc.sum()
+    while i < count { let d = p[i] - center; s += d * d; i += 1 }
+    return s
+}
