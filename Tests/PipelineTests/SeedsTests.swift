@@ -129,5 +129,11 @@ final class SeedsTests: XCTestCase {
         XCTAssertEqual(comparison.comparisons.first?.difference ?? 0, 0.1, accuracy: 1e-9)
         XCTAssertEqual(comparison.comparisons.first?.test, "bootstrap, 3 seeds")
         XCTAssertEqual(comparison.seeds, 3)
+        // A difference no replicate crosses: the bootstrap's p is 0 of 2000, printed as a bound.
+        let weak = Report.Row(model: "pat", label: "PAT", defense: "pat", attack: "pgd", evaluations: [evaluation(right: 10)],
+                              checks: [], seeds: [0, 1, 2], replicates: [10, 20, 30].map { [evaluation(right: $0)] })
+        let clear = PairedComparisons(rows: [weak, row], columns: [(.whiteBox, 0.1)], reference: nil)
+        XCTAssertEqual(clear.comparisons.first?.pValue, 0)
+        XCTAssertTrue(clear.markdown(attack: "pgd").contains("| < 0.0005 (bootstrap, 3 seeds) | < 0.0005 |"), clear.markdown(attack: "pgd"))
     }
 }

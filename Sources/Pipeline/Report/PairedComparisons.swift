@@ -61,6 +61,11 @@ struct PairedComparisons {
         for (i, adjusted) in holmAdjusted(comparisons.map(\.pValue)).enumerated() { comparisons[i].adjusted = adjusted }
     }
 
+    /// A p-value as printed: the bootstrap's smallest non-zero value is 1/2000, so 0 reads "< 0.0005".
+    func pText(_ p: Double, _ test: String) -> String {
+        p == 0 && test != "McNemar" ? "< 0.0005" : String(format: "%.3g", p)
+    }
+
     func markdown(attack: String) -> String {
         guard let referenceLabel, !comparisons.isEmpty else { return "" }
         var out = "### Paired comparisons with \(referenceLabel) — \(attack)\n\n"
@@ -75,8 +80,8 @@ struct PairedComparisons {
             let verdict = c.adjusted < Self.level
                 ? (c.difference > 0 ? "more robust than \(referenceLabel)" : "less robust than \(referenceLabel)")
                 : "no significant difference"
-            out += String(format: "| %@ | %@ | %+.1f | %+.1f to %+.1f | %.3g (%@) | %.3g | %@ |\n", c.defense, c.column, 100 * c.difference,
-                          100 * c.interval.low, 100 * c.interval.high, c.pValue, c.test, c.adjusted, verdict)
+            out += String(format: "| %@ | %@ | %+.1f | %+.1f to %+.1f | %@ (%@) | %@ | %@ |\n", c.defense, c.column, 100 * c.difference,
+                          100 * c.interval.low, 100 * c.interval.high, pText(c.pValue, c.test), c.test, pText(c.adjusted, c.test), verdict)
         }
         return out + "\n"
     }
