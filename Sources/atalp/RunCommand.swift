@@ -78,7 +78,7 @@ struct RunCommand: ParsableCommand {
             return
         }
         if states.contains(where: { $0.node == "report" }) {
-            print("report: \(runner.reportDirectory)/index.html (and report.md, table1.csv, results.csv, figure3-*.svg)")
+            print("report: \(runner.reportDirectory)/index.html (and report.md, table1.csv, table1-summary.csv, results.csv, figure3-*.svg)")
         }
     }
 }

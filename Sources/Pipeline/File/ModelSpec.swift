@@ -19,10 +19,10 @@ public struct ModelSpec: Sendable {
     /// Decoded by `Defense(from:)` from the model's `defense:` over the top-level `defense:` defaults.
     public var defense: Defense
     public var training: TrainingSpec
-    /// The training seed (of a replicate; of a row, its first seed).
-    public var seed: UInt64
-    /// Every training seed of the row (`seeds:`, else `[seed]`).
+    /// Every training seed of the row (`seeds:`, else `[seed]`); a replicate has one.
     public var seeds: [UInt64]
+    /// The training seed (of a replicate; of a row, its first seed).
+    public var seed: UInt64 { seeds[0] }
     /// Seed of the independently trained copy that plays the gray-box attacker (default seed + 1000).
     public var grayBoxSeed: UInt64
     /// Display name in reports (default: the name).
@@ -33,7 +33,6 @@ public struct ModelSpec: Sendable {
     public var grayBoxCopy: ModelSpec {
         var copy = self
         copy.name = "\(name)#gray"
-        copy.seed = grayBoxSeed
         copy.seeds = [grayBoxSeed]
         return copy
     }
@@ -45,7 +44,6 @@ public struct ModelSpec: Sendable {
         return seeds.map { s in
             var r = self
             r.name = "\(row)#seed\(s)"
-            r.seed = s
             r.seeds = [s]
             r.grayBoxSeed = s + 1000
             return r
@@ -73,7 +71,6 @@ public struct ModelSpec: Sendable {
         } else {
             seeds = seedDefaults ?? [0]
         }
-        seed = seeds[0]
         if f.has("gray_box_seed") && seeds.count > 1 {
             throw f.error("gray_box_seed", "a model with several seeds trains the gray-box copy of seed s with seed s + 1000; gray_box_seed applies to one seed")
         }
@@ -81,7 +78,7 @@ public struct ModelSpec: Sendable {
         if list.count > 1, let clash = list.first(where: { list.contains($0 + 1000) }) {
             throw f.error("seeds", "seed \(clash + 1000) is both a training seed and the gray-box copy's seed of seed \(clash) (s + 1000)")
         }
-        grayBoxSeed = UInt64(try f.int("gray_box_seed") ?? Int(seed) + 1000)
+        grayBoxSeed = UInt64(try f.int("gray_box_seed") ?? Int(seeds[0]) + 1000)
         training = try TrainingSpec(try f.fields("training"), over: defaults)
         defense = try Defense(from: LayeredFields(try f.required("defense", f.fields), over: defenseDefaults)!)
         try f.finish()

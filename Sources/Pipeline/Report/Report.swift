@@ -14,21 +14,22 @@ public struct Report: Sendable {
         public var label: String
         public var defense: String
         public var attack: String
-        /// The first seed's evaluations (the gradient-masking verdict reads these).
-        public var evaluations: [AttackEvaluation]
         /// Sanity checks of every seed.
         public var checks: [SanityCheck]
         /// For an attack ensemble: white-box row (`white-box@0.1`) → each member's share (first seed).
         public var ensembleStages: [String: [EnsembleResult.Stage]] = [:]
-        /// The training seeds, and each one's evaluations in that order (`replicates[0] == evaluations`).
+        /// The training seeds, and each one's evaluations in that order.
         public var seeds: [UInt64]
         public var replicates: [[AttackEvaluation]]
+        /// The first seed's evaluations (the gradient-masking verdict reads these).
+        public var evaluations: [AttackEvaluation] { replicates[0] }
 
+        /// `evaluations`: the first seed's; `replicates` (default `[evaluations]`): every seed's, first included.
         public init(model: String, label: String, defense: String, attack: String, evaluations: [AttackEvaluation],
                     checks: [SanityCheck], ensembleStages: [String: [EnsembleResult.Stage]] = [:], seeds: [UInt64] = [0],
                     replicates: [[AttackEvaluation]]? = nil) {
             self.model = model; self.label = label; self.defense = defense; self.attack = attack
-            self.evaluations = evaluations; self.checks = checks; self.ensembleStages = ensembleStages
+            self.checks = checks; self.ensembleStages = ensembleStages
             self.replicates = replicates ?? [evaluations]
             self.seeds = seeds
             precondition(self.replicates.count == seeds.count, "Report.Row: one evaluation list per seed")
