@@ -26,7 +26,7 @@ extension DNNLBackend {
         }
         let key = DNNLPlanKey(pass: .batchNormForward, batch: n, channels: c, height: h, width: w, layouts: [x.layout],
                               flags: flags, epsilon: epsilon)
-        let plan = runtime.plan(key, make: Self.makeBatchNormPlan(key))
+        let plan = runtime.plan(key, threads: Self.batchNormThreads(x), make: Self.makeBatchNormPlan(key))
         var mean = fixed?.mean ?? Tensor(shape: [c]), variance = fixed?.variance ?? Tensor(shape: [c])
         var workspace: Tensor? = relu ? Tensor(shape: [(plan.workspaceBytes + 3) / 4]) : nil
         // Batch statistics are written by the primitive; fixed ones only read (and stay shared with the layer).
@@ -63,7 +63,7 @@ extension DNNLBackend {
             | (batchStatistics ? 0 : dnnl_use_global_stats.rawValue)
         let key = DNNLPlanKey(pass: .batchNormBackward, batch: n, channels: c, height: h, width: w, layouts: [x.layout],
                               flags: flags, epsilon: epsilon)
-        let plan = runtime.plan(key, make: Self.makeBatchNormPlan(key))
+        let plan = runtime.plan(key, threads: Self.batchNormThreads(x), make: Self.makeBatchNormPlan(key))
         let dy = dy.converted(to: x.layout)
         var dGamma = Tensor(shape: [c]), dBeta = Tensor(shape: [c])
         // oneDNN 2.6 takes a shift argument in the backward pass but does not use it for any gradient.
@@ -77,6 +77,17 @@ extension DNNLBackend {
             runtime.execute(plan, buffers)
         }
         return (needInput ? dx : nil, needAffine ? dGamma : nil, needAffine ? dBeta : nil)
+    }
+
+    /// At most one thread per block of 16 channels on blocked tensors. With fewer blocks than threads,
+    /// oneDNN 2.6 splits a block's images across threads and joins them with spin barriers between the
+    /// statistics and the normalisation; when another process holds a core for a moment, the spinning
+    /// thread waits out the scheduler's time slice. Measured (`benchmarks/onednn/batchnorm.c`, batch 128,
+    /// 16 channels, 28×28, forward with ReLU, while another process ran on the second core): 0.43 ms on
+    /// one thread, 3.8–24 ms on two; 32 and 64 channels (two and four blocks) ran 0.19 and 0.10 ms on
+    /// either. nil: all threads.
+    static func batchNormThreads(_ x: Tensor) -> Int? {
+        x.layout == .channelBlocked16 ? x.shape[1] / TensorLayout.blockSize : nil
     }
 
     /// The forward or backward primitive of `key`. The backward one is made with the forward one (same
