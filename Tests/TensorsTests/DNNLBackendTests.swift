@@ -97,6 +97,28 @@ final class DNNLBackendTests: XCTestCase {
         XCTAssertNotNil(onlyWeight.weight)
     }
 
+    /// Each plan keeps its reordered weights: a weight tensor written in place (as the optimiser does)
+    /// must be reordered again, and a new tensor with the old values must give the old result.
+    func testWeightsWrittenInPlaceAreReorderedAgain() {
+        let backend = DNNLBackend(), reference = CPUBackend()
+        var rng = SeededRandom(seed: 9)
+        let c = Self.cases[0]
+        let (x, original, dy) = Self.operands(c, using: &rng)
+        let before = backend.conv2d(x, weight: original, geometry: c.geometry)
+        var w = original * 1        // storage of its own
+        _ = backend.conv2d(x, weight: w, geometry: c.geometry)
+        _ = backend.conv2dBackward(gradOutput: dy, input: x, weight: w, geometry: c.geometry, needInput: true, needWeight: false)
+        w[0, 0, 1, 1] += 3          // in place, as SGD writes: same storage, new version
+        for (what, weight) in [("changed", w), ("original again", original)] {
+            assertClose(backend.conv2d(x, weight: weight, geometry: c.geometry), reference.conv2d(x, weight: weight, geometry: c.geometry),
+                        tolerance: 1e-4, "forward, \(what)", file: #filePath, line: #line)
+            let ours = backend.conv2dBackward(gradOutput: dy, input: x, weight: weight, geometry: c.geometry, needInput: true, needWeight: false)
+            let theirs = reference.conv2dBackward(gradOutput: dy, input: x, weight: weight, geometry: c.geometry, needInput: true, needWeight: false)
+            assertClose(ours.input!, theirs.input!, tolerance: 1e-4, "backward data, \(what)", file: #filePath, line: #line)
+        }
+        XCTAssertEqual(backend.conv2d(x, weight: original, geometry: c.geometry), before)
+    }
+
     func testBackendNamesParse() {
         XCTAssertEqual(BackendKind(rawValue: "reference"), .reference)
         XCTAssertEqual(BackendKind(rawValue: "onednn"), .onednn)

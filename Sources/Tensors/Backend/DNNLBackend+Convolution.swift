@@ -6,7 +6,9 @@ import CDNNL
 /// `nChw16c` activations and `OIhw16i16o`-style weights). Activations stay in that layout between
 /// layers: an output (or input gradient) in `nChw16c` is handed back as a `.channelBlocked16` tensor,
 /// and an input already blocked goes in without a reorder. Weights and weight gradients stay plain
-/// OIHW (the optimiser and checkpoints read them); their reorders are small. The stem's input (1 or 3
+/// OIHW (the optimiser and checkpoints read them); each plan keeps its reordered weights and reorders
+/// again only when their values change (`Tensor.stamp`): the ten passes of a PGD attack reorder once.
+/// The stem's input (1 or 3
 /// channels) and anything a primitive wants in a layout a `Tensor` cannot hold are reordered at the
 /// boundary (`DNNLBoundary`).
 ///
@@ -25,7 +27,8 @@ extension DNNLBackend {
         let plan = runtime.plan(key, make: Self.makeConvolutionPlan(key))
         return x.withUnsafeStorage { xb, _ in weight.withUnsafeBufferPointer { wb in
             Tensor(shape: [n, o, oh, ow], layout: plan.outputLayout) { out in
-                runtime.execute(plan, [UnsafeRawPointer(xb.baseAddress!), UnsafeRawPointer(wb.baseAddress!), UnsafeRawPointer(out.baseAddress!)])
+                runtime.execute(plan, [UnsafeRawPointer(xb.baseAddress!), UnsafeRawPointer(wb.baseAddress!), UnsafeRawPointer(out.baseAddress!)],
+                                stamps: [1: weight.stamp])
             }
         } }
     }
@@ -48,7 +51,8 @@ extension DNNLBackend {
                 let plan = runtime.plan(key, make: Self.makeConvolutionPlan(key))
                 dx = weight.withUnsafeBufferPointer { wb in
                     Tensor(shape: x.shape, layout: plan.outputLayout) { out in
-                        runtime.execute(plan, [dyP, UnsafeRawPointer(wb.baseAddress!), UnsafeRawPointer(out.baseAddress!)])
+                        runtime.execute(plan, [dyP, UnsafeRawPointer(wb.baseAddress!), UnsafeRawPointer(out.baseAddress!)],
+                                        stamps: [1: weight.stamp])
                     }
                 }
             }
@@ -126,7 +130,8 @@ extension DNNLBackend {
         case .convolutionForward:
             return DNNLPlan(key: key, runtime: runtime, descriptor: forwardDescriptor, arguments: [
                 activation(DNNL_ARG_SRC, srcDims, key.layouts[0], dnnl_query_src_md),
-                DNNLPlan.Argument(argument: DNNL_ARG_WEIGHTS, given: plainWeights, query: dnnl_query_weights_md, isOutput: false),
+                DNNLPlan.Argument(argument: DNNL_ARG_WEIGHTS, given: plainWeights, query: dnnl_query_weights_md, isOutput: false,
+                                  keepsReorder: true),
                 activationOutput(DNNL_ARG_DST, dstDims, dnnl_query_dst_md, forwardDescriptor)])
         case .convolutionBackwardData:
             var backward = dnnl_convolution_desc_t()
@@ -138,7 +143,8 @@ extension DNNLBackend {
             defer { dnnl_primitive_desc_destroy(descriptor) }
             return DNNLPlan(key: key, runtime: runtime, descriptor: descriptor, arguments: [
                 activation(DNNL_ARG_DIFF_DST, dstDims, key.layouts[0], dnnl_query_diff_dst_md),
-                DNNLPlan.Argument(argument: DNNL_ARG_WEIGHTS, given: plainWeights, query: dnnl_query_weights_md, isOutput: false),
+                DNNLPlan.Argument(argument: DNNL_ARG_WEIGHTS, given: plainWeights, query: dnnl_query_weights_md, isOutput: false,
+                                  keepsReorder: true),
                 activationOutput(DNNL_ARG_DIFF_SRC, srcDims, dnnl_query_diff_src_md, descriptor)])
         case .convolutionBackwardWeights:
             var backward = dnnl_convolution_desc_t()

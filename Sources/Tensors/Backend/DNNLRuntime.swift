@@ -67,8 +67,9 @@ final class DNNLRuntime: @unchecked Sendable {
 
     /// Runs `plan` on the caller's buffers, one per argument in the order of `plan.arguments`, each in
     /// that argument's `given` layout: reorders the inputs that the primitive wants in another layout,
-    /// executes, reorders such outputs back, and waits.
-    func execute(_ plan: DNNLPlan, _ buffers: [UnsafeRawPointer]) {
+    /// executes, reorders such outputs back, and waits. `stamps[i]`, when given for a `keepsReorder`
+    /// argument (weights), skips its reorder if the last call reordered exactly those values.
+    func execute(_ plan: DNNLPlan, _ buffers: [UnsafeRawPointer], stamps: [Int: Tensor.Stamp] = [:]) {
         precondition(buffers.count == plan.arguments.count, "\(buffers.count) buffers for \(plan.arguments.count) arguments")
         lock.lock()
         defer { lock.unlock() }
@@ -77,8 +78,12 @@ final class DNNLRuntime: @unchecked Sendable {
         var arguments: [dnnl_exec_arg_t] = []
         for (i, boundary) in plan.arguments.enumerated() {
             boundary.bindGiven(UnsafeMutableRawPointer(mutating: buffers[i]))
-            if boundary.inner != nil { boundary.bindInner(slots[i].reserve(boundary.innerBytes)) }
-            if !boundary.isOutput { boundary.reorder(stream) }
+            if boundary.keepsReorder {
+                boundary.reorderIfChanged(stamps[i], stream)
+            } else {
+                if boundary.inner != nil { boundary.bindInner(slots[i].reserve(boundary.innerBytes)) }
+                if !boundary.isOutput { boundary.reorder(stream) }
+            }
             arguments.append(dnnl_exec_arg_t(arg: boundary.argument, memory: boundary.primitiveMemory))
         }
         dnnlCheck(dnnl_memory_set_data_handle(plan.scratchpad, scratchpadSlot.reserve(plan.scratchpadBytes)), "binding the scratchpad")
@@ -153,6 +158,9 @@ final class DNNLPlan {
         var isOutput: Bool
         /// For an activation: the `Tensor` layout of `given`.
         var layout: TensorLayout = .plain
+        /// An input whose values repeat across calls (weights: ten PGD steps, one training step's
+        /// forward and backward passes): reordered into a buffer of its own, again only when they change.
+        var keepsReorder = false
     }
 
     /// The layout in which the caller allocates the first output.
@@ -167,7 +175,7 @@ final class DNNLPlan {
         self.arguments = arguments.map { a in
             DNNLBoundary(argument: a.argument, given: a.given,
                          chosen: a.query.map { dnnl_primitive_desc_query_md(descriptor, $0, 0).pointee } ?? a.given,
-                         isOutput: a.isOutput, engine: runtime.engine)
+                         isOutput: a.isOutput, keepsReorder: a.keepsReorder, engine: runtime.engine)
         }
         if var workspace = dnnl_primitive_desc_query_md(descriptor, dnnl_query_workspace_md, 0)?.pointee {
             workspaceBytes = dnnl_memory_desc_get_size(&workspace)
@@ -201,9 +209,15 @@ final class DNNLBoundary {
     let reorderPrimitive: dnnl_primitive_t?
     let isOutput: Bool
     let innerBytes: Int
+    /// An input reordered into `ownBuffer` and kept (see `DNNLPlan.Argument.keepsReorder`); only when a
+    /// reorder is needed at all.
+    let keepsReorder: Bool
+    private var ownBuffer = DNNLScratch()
+    /// The values `ownBuffer` holds, reordered.
+    private var reordered: Tensor.Stamp?
 
     init(argument: Int32, given givenDescriptor: dnnl_memory_desc_t, chosen chosenDescriptor: dnnl_memory_desc_t,
-         isOutput: Bool, engine: dnnl_engine_t) {
+         isOutput: Bool, keepsReorder: Bool = false, engine: dnnl_engine_t) {
         self.argument = argument
         self.isOutput = isOutput
         var givenMD = givenDescriptor, chosenMD = chosenDescriptor
@@ -214,8 +228,10 @@ final class DNNLBoundary {
         if dnnl_memory_desc_equal(&givenMD, &chosenMD) != 0 {
             inner = nil
             reorderPrimitive = nil
+            self.keepsReorder = false
             return
         }
+        self.keepsReorder = keepsReorder && !isOutput
         var inner: dnnl_memory_t?
         dnnlCheck(dnnl_memory_create(&inner, &chosenMD, engine, atalp_dnnl_memory_none()), "creating memory in the primitive's layout")
         self.inner = inner!
@@ -232,6 +248,7 @@ final class DNNLBoundary {
     }
 
     deinit {
+        ownBuffer.release()
         if let reorderPrimitive { dnnl_primitive_destroy(reorderPrimitive) }
         if let inner { dnnl_memory_destroy(inner) }
         dnnl_memory_destroy(given)
@@ -246,6 +263,14 @@ final class DNNLBoundary {
 
     func bindInner(_ pointer: UnsafeMutableRawPointer) {
         dnnlCheck(dnnl_memory_set_data_handle(inner, pointer), "binding a buffer in the primitive's layout")
+    }
+
+    /// For a `keepsReorder` input: reorders into its own buffer unless that holds `stamp`'s values already.
+    func reorderIfChanged(_ stamp: Tensor.Stamp?, _ stream: dnnl_stream_t) {
+        bindInner(ownBuffer.reserve(innerBytes))
+        if let stamp, stamp == reordered { return }
+        reorder(stream)
+        reordered = stamp
     }
 
     /// Converts between the two layouts in this boundary's direction; nothing when they agree.

@@ -90,6 +90,7 @@ public struct Tensor: @unchecked Sendable {
     public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         if layout != .plain { self = converted(to: .plain) }
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        storage.markWritten()
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
     }
 
@@ -104,6 +105,7 @@ public struct Tensor: @unchecked Sendable {
     @inlinable
     public mutating func withUnsafeMutableStorage<R>(_ body: (UnsafeMutableBufferPointer<Float>, TensorLayout) throws -> R) rethrows -> R {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() } else { storage.invalidatePlainCopy() }
+        storage.markWritten()
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count), layout)
     }
 
@@ -129,6 +131,14 @@ public struct Tensor: @unchecked Sendable {
 
     /// Whether two tensors share storage (for tests of copy-on-write).
     public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
+
+    /// Identifies these exact element values: equal stamps mean the same storage, unwritten since.
+    public var stamp: Stamp { Stamp(storage: storage.id, version: storage.version) }
+
+    public struct Stamp: Hashable, Sendable {
+        public var storage: UInt64
+        public var version: UInt64
+    }
 }
 
 extension Tensor: Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The heap buffer behind a `Tensor`: one contiguous, 64-byte aligned block of `Float`.
 ///
@@ -6,6 +7,15 @@ import Foundation
 public final class TensorStorage: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
+    /// Unique for the life of the process (never reused, unlike an address), and the number of times
+    /// its elements were opened for writing: together they tell a cache whether it has seen exactly
+    /// these values (the oneDNN backend's reordered weights).
+    public let id: UInt64 = TensorStorage.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+    public private(set) var version: UInt64 = 0
+    private static let nextID = Atomic<UInt64>(0)
+
+    /// Called by every write access (`Tensor.withUnsafeMutableBufferPointer`, `withUnsafeMutableStorage`).
+    @usableFromInline func markWritten() { version &+= 1 }
 
     /// Uninitialised storage; callers fill every element before reading.
     public init(uninitializedCount count: Int) {
