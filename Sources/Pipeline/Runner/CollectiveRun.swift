@@ -24,20 +24,25 @@ extension PipelineRunner {
         let communicator = options.communicator
         let shares = Self.collectiveStages.contains(node.stage)
         guard communicator.isLeader else {
-            let decision = communicator.broadcast([])
+            let decision = RankTimeline.span("wait: leader looks up \(node.name)") { communicator.broadcast([]) }
             if decision == Self.busy { return nil }
-            if decision == Self.compute && shares { _ = try node.compute(run) }
-            return (Self.decode(communicator.broadcast([])), decision == Self.compute)
+            if decision == Self.compute && shares { _ = try RankTimeline.span("stage \(node.name)") { try node.compute(run) } }
+            let outputs = RankTimeline.span("wait: leader records \(node.name)") { communicator.broadcast([]) }
+            return (Self.decode(outputs), decision == Self.compute)
         }
         var announced = false
         let result: RunResult
+        let lookup = RankTimeline.now
+        var recorded = lookup
         do {
             result = try store.run(spec, info: info, timeout: timeout) {
+            RankTimeline.record("look up \(node.name)", since: lookup)
             _ = communicator.broadcast(Self.compute)
             announced = true
             progress.line("▶ \(node.name)" + (shares ? " (\(communicator.size) ranks)" : ""))
             let (before, started) = (communicator.communicationSeconds, Date())
-            let outputs = try node.compute(run)
+            let outputs = try RankTimeline.span("stage \(node.name)") { try node.compute(run) }
+            recorded = RankTimeline.now
             if shares {
                 progress.line(String(format: "%@: %.2f s of %.2f s in MPI on rank 0 (gathering, waiting for the other ranks)", node.name,
                                      communicator.communicationSeconds - before, Date().timeIntervalSince(started)))
@@ -48,7 +53,10 @@ extension PipelineRunner {
             _ = communicator.broadcast(Self.busy)
             return nil
         }
-        if !announced { _ = communicator.broadcast(Self.reuse) }
+        if announced { RankTimeline.record("record run \(node.name)", since: recorded) } else {
+            RankTimeline.record("look up \(node.name)", since: lookup)
+            _ = communicator.broadcast(Self.reuse)
+        }
         _ = communicator.broadcast(Self.encode(result.outputs))
         return (result.outputs, result.computed)
     }

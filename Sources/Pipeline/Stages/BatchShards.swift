@@ -52,7 +52,7 @@ extension Communicator {
         guard isDistributed else { return results }
         var payload = Payload()
         for r in results { encode(r, &payload) }
-        guard let all = gather(payload.bytes) else { return nil }
+        guard let all = RankTimeline.span("gather", { gather(payload.bytes) }) else { return nil }
         var gathered: [T] = []
         for (source, bytes) in all.enumerated() {
             var p = Payload(bytes: bytes)

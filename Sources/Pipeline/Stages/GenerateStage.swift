@@ -43,9 +43,9 @@ enum GenerateStage {
     }
 
     static func run(_ attack: AttackSpec, epsilon: Double, batchSize: Int, _ run: StageRun) throws -> [String: ArtifactID] {
-        let data = try run.cache.dataset(try run.input("data"), in: run.store)
+        let data = try RankTimeline.span("load data") { try run.cache.dataset(try run.input("data"), in: run.store) }
         let test = data.test.prefix(attack.examples).labeled
-        let loaded = try ModelCheckpoint.load(try run.input("source"), in: run.store)
+        let loaded = try RankTimeline.span("load model") { try ModelCheckpoint.load(try run.input("source"), in: run.store) }
         let (source, sourceDefense) = (loaded.model, loaded.defense)
         // Randomised sources are attacked with expectation over transformation (EOT) unless the attack opts out.
         let plain = attack.configuration(epsilon: epsilon)
@@ -64,6 +64,8 @@ enum GenerateStage {
             let range = shards.examples(ofBatch: b)
             let x = test.images.rows(range), labels = Array(test.labels[range])
             var rng = SeededRandom.derived(seed: attack.seed, stream: UInt64(b))
+            let batchStart = RankTimeline.now
+            defer { RankTimeline.record("attack batch", index: b, since: batchStart) }
             let result = generator(source, x, labels, configuration, counts, &rng)
             var outcome = BatchOutcome(examples: range.count, stages: result.stages)
             for k in counts {
@@ -105,7 +107,7 @@ enum GenerateStage {
         let whiteBox = whiteBoxPerCount.allSatisfy(\.isEmpty) ? nil : Tensor.concatenatingRows(whiteBoxPerCount.map { Tensor.concatenatingRows($0) })
         let (_, c, h, w) = test.images.nchw
         let rule = attack.kind == .pgd ? attack.transferRule : .firstSuccess
-        let id = try run.store.put(run.metadata(kind: "adversarial-set", formatVersion: formatVersion)) { wr in
+        let id = try RankTimeline.span("write set") { try run.store.put(run.metadata(kind: "adversarial-set", formatVersion: formatVersion)) { wr in
             try stacked.withUnsafeBufferPointer { try wr.write("images", float32: $0, shape: [counts.count, n, c, h, w]) }
             if let whiteBox {
                 try whiteBox.withUnsafeBufferPointer { try wr.write("white_box_images", float32: $0, shape: [counts.count, n, c, h, w]) }
@@ -116,7 +118,7 @@ enum GenerateStage {
             try wr.write("source_accuracy_on_images", float32: fooledOnImages.map { 1 - Float($0) / Float(max(n, 1)) }, shape: [counts.count])
             try wr.setAttribute("transfer_rule", .string(rule.rawValue))
             if !stages.isEmpty { try wr.setAttribute("attack_stages", .string(canonicalJSON(stages))) }
-        }
+        } }
         return ["adversarial": id]
     }
 
