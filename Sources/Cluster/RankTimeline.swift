@@ -46,18 +46,19 @@ public enum RankTimeline {
         atexit { RankTimeline.sink?.write("exit", index: nil, start: RankTimeline.now, end: RankTimeline.now) }
     }
 
-    /// The process's start (seconds since 1970) from /proc: boot time + the start field of
-    /// /proc/self/stat in clock ticks. Resolution one tick (10 ms).
+    /// The process's start (seconds since 1970): now minus its age, the age being the system's uptime
+    /// (/proc/uptime) less the start field of /proc/self/stat (clock ticks after boot). Resolution one
+    /// tick (10 ms); /proc/stat's boot time would be off by up to a second (it is whole seconds).
     static func processStartTime() -> Double? {
+        let wall = now
         guard let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")"),
-              let proc = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
-              let bootLine = proc.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
-              let boot = Double(bootLine.split(separator: " ")[1]) else { return nil }
+              let uptimeText = try? String(contentsOfFile: "/proc/uptime", encoding: .utf8),
+              let uptime = Double(uptimeText.split(separator: " ")[0]) else { return nil }
         // Fields after "pid (comm)": state is field 3; starttime is field 22.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 19, let ticks = Double(fields[19]) else { return nil }
-        return boot + ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+        return wall - (uptime - ticks / Double(sysconf(Int32(_SC_CLK_TCK))))
     }
 
     /// This process's rank from the launcher's environment (0 without one): read there rather than

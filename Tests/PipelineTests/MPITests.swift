@@ -8,8 +8,8 @@ import Tensors
 
 /// atalp under `mpirun -np 2` (Open MPI, loopback only, oversubscribed: the test machine may have
 /// fewer cores than ranks): synchronised batch norm makes a 2-rank training step what one process
-/// computes on the whole batch; attacks and evaluation sharded over 2 ranks are the same bytes as one
-/// process's on the same checkpoints; a rank killed mid-training leaves the store intact and the
+/// computes on the whole batch; attacks, evaluation and analysis sharded over 2 ranks are the same
+/// bytes as one process's on the same checkpoints; a rank killed mid-training leaves the store intact and the
 /// rerun resumes. Skipped where mpirun or the dataset is missing.
 final class MPITests: XCTestCase {
     static let pipeline = """
@@ -104,19 +104,30 @@ final class MPITests: XCTestCase {
         XCTAssertGreaterThan(perRank, 1e-3, "local batch norm should differ from one process (else the comparison proves nothing)")
     }
 
-    /// The pipeline trained by 2 ranks; its attack sets and evaluations made by 2 ranks (3 batches of
-    /// ≤ 16 examples: 2 on rank 0, 1 on rank 1) and again by one process on the same checkpoints
-    /// (`--training-ranks 2`, in a copy of the store without them) have the same artifact ids: the
-    /// same bytes.
-    func testShardedAttacksAndEvaluationAreBitIdentical() throws {
+    /// An analysis of the pipeline's model: 3 batches of ≤ 16 images per set (2 on rank 0, 1 on rank 1),
+    /// figure images on both ranks' batches (out of order, their activations kept), and two landscape
+    /// images (one per rank).
+    static let analysis = """
+        analyses:
+          - {name: act, kind: activations, parameters: {attack: pgd, batch_size: 16, figure_images: [33, 1], keep_activations: true,
+             landscape_images: [0, 35], landscape_steps: 5}}
+
+        """
+
+    /// The pipeline trained by 2 ranks; its attack sets, evaluations and analysis made by 2 ranks (3
+    /// batches of ≤ 16 examples: 2 on rank 0, 1 on rank 1) and again by one process on the same
+    /// checkpoints (`--training-ranks 2`, in a copy of the store without them) have the same artifact
+    /// ids: the same bytes.
+    func testShardedAttacksEvaluationAndAnalysisAreBitIdentical() throws {
         try skipUnlessReady()
         let dir = TemporaryDirectory()
-        let file = dir.write("mpi.yaml", Self.pipeline)
+        let file = dir.write("mpi.yaml", Self.pipeline + Self.analysis)
         let two = "\(dir.path)/two", one = "\(dir.path)/one"
-        try run(["run", file, "--store", two], mpi: true, log: "\(dir.path)/two.log")
+        let twoLog = try run(["run", file, "--store", two], mpi: true, log: "\(dir.path)/two.log")
+        XCTAssertTrue(twoLog.contains("▶ analyze:act:pat (2 ranks)"), "the analysis should be sharded:\n\(twoLog)")
         // The copy keeps ingest, preprocess and training; attacks, evaluations and the report are recomputed.
         try FileManager.default.copyItem(atPath: two, toPath: one)
-        let shared: Set<String> = ["adversarial-generate", "evaluate"]
+        let shared: Set<String> = ["adversarial-generate", "evaluate", "analyze"]
         let copied = try ArtifactStore(root: one, create: false)
         for record in try copied.runRecords() where shared.contains(record.stage) || record.stage == "report" {
             try FileManager.default.removeItem(atPath: "\(one)/runs/\(record.key.hex.prefix(2))/\(record.key.hex).json")
@@ -126,7 +137,9 @@ final class MPITests: XCTestCase {
 
         let byTwo = try ArtifactStore(root: two, create: false).runRecords().filter { shared.contains($0.stage) }
         let byOne = try ArtifactStore(root: one, create: false).runRecords().filter { shared.contains($0.stage) }
-        XCTAssertEqual(byTwo.count, 3, "2 attack sets (white-box; gray-box from the copy) and 1 evaluation")
+        XCTAssertEqual(byTwo.count, 4, "2 attack sets (white-box; gray-box from the copy), 1 evaluation, 1 analysis")
+        let analysis = try XCTUnwrap(byTwo.first { $0.stage == "analyze" })
+        XCTAssertEqual(Set(analysis.outputs.keys), ["clean", "white-box@0.1", "gray-box@0.1", "landscape"])
         XCTAssertEqual(Set(byTwo.map(\.key)), Set(byOne.map(\.key)), "the same stages, the same keys for any number of ranks")
         for record in byTwo {
             let other = try XCTUnwrap(byOne.first { $0.key == record.key })

@@ -144,10 +144,7 @@ enum GenerateStage {
         func encode(into p: inout Payload) {
             p.append(examples)
             p.append(images.count); p.append(whiteBox.count)
-            for t in images + whiteBox {
-                p.append(t.shape.count); for d in t.shape { p.append(d) }
-                t.withUnsafeBufferPointer { p.append(floats: $0) }
-            }
+            for t in images + whiteBox { p.append(tensor: t) }
             for v in fooled + fooledOnImages { p.append(v) }
             p.append(string: canonicalJSON(stages))
         }
@@ -155,12 +152,8 @@ enum GenerateStage {
         init(from p: inout Payload, counts: Int) throws {
             examples = p.int()
             let (imageCount, whiteBoxCount) = (p.int(), p.int())
-            func tensor() -> Tensor {
-                let shape = (0..<p.int()).map { _ in p.int() }
-                return Tensor(shape: shape, values: p.floats())
-            }
-            images = (0..<imageCount).map { _ in tensor() }
-            whiteBox = (0..<whiteBoxCount).map { _ in tensor() }
+            images = (0..<imageCount).map { _ in p.tensor() }
+            whiteBox = (0..<whiteBoxCount).map { _ in p.tensor() }
             fooled = (0..<counts).map { _ in p.int() }
             fooledOnImages = (0..<counts).map { _ in p.int() }
             stages = try JSONDecoder().decode([EnsembleResult.Stage].self, from: Foundation.Data(p.string().utf8))
