@@ -2,6 +2,7 @@
 """Where each rank's wall-clock time went in one atalp run, from its ATALP_TIMELINE spans.
 
     python3 benchmarks/mpi/timeline.py DIR LAUNCHED ENDED [--label TEXT] [--json OUT]
+    python3 benchmarks/mpi/timeline.py compare ONE_RANK_DIR LAUNCHED ENDED N_RANK_DIR LAUNCHED ENDED
 
 DIR holds rank-<r>.jsonl as atalp writes them under ATALP_TIMELINE=DIR (Sources/Cluster/RankTimeline.swift);
 LAUNCHED and ENDED are the launcher's clock (seconds since 1970) just before mpirun (or atalp) started and
@@ -11,6 +12,10 @@ reused stages, each computed stage (loading data and model, its batches: count, 
 gathering — which includes waiting for the slowest rank —, combining, writing), the wait for the leader's
 lookups and records, and exit (MPI_Finalize) → the launcher's return. What no span covers is printed as
 "other". The columns of all ranks add up to the same wall time: the launcher's.
+
+`compare` sets an N-rank run against a 1-rank run of the same work: per category, rank 0's seconds less
+the 1-rank seconds / N — the losses add up to T_N − T1/N —, and each rank's median batch against the 1-rank
+median (the slowdown of the compute itself).
 """
 import argparse
 import collections
@@ -99,7 +104,64 @@ def stage_breakdown(stage):
     return total, parts, batches, total - inside
 
 
+def flat(spans, launched, ended):
+    """{category: seconds} adding up to the wall time: the top-level columns with each stage replaced
+    by its parts (batches summed per kind)."""
+    columns, stages = summarise(spans, launched, ended)
+    out = collections.OrderedDict((k, v) for k, v in columns.items() if k != "stage")
+    for s in stages:
+        total, parts, batches, rest = stage_breakdown(s)
+        for k, v in parts.items():
+            out[k] = out.get(k, 0.0) + v
+        for k, ds in batches.items():
+            out[k + "es"] = out.get(k + "es", 0.0) + sum(ds)
+        out["stage: other"] = out.get("stage: other", 0.0) + rest
+    return out
+
+
+def compare(one, two):
+    """Where the N-rank run loses against the ideal T1/N, on the leader's critical path: per category,
+    the leader's seconds minus the 1-rank seconds / N. The losses add up to T_N − T1/N."""
+    (d1, l1, e1), (d2, l2, e2) = one, two
+    r1, r2 = load(d1), load(d2)
+    n = len(r2)
+    a, b = flat(r1[0], l1, e1), flat(r2[0], l2, e2)
+    t1, t2 = e1 - l1, e2 - l2
+    print(f"where {n} ranks lose against the ideal T1/{n} = {t1 / n:.2f} s (T{n} = {t2:.2f} s, efficiency {t1 / (n * t2):.3f}), "
+          f"on rank 0's critical path:")
+    keys = list(dict.fromkeys(list(b) + list(a)))
+    rows = [(k, a.get(k, 0.0), b.get(k, 0.0)) for k in keys]
+    print(f"  {'':44} {'1 rank':>8} {f'rank 0 of {n}':>10} {'loss':>8}")
+    for k, x, y in sorted(rows, key=lambda r: -(r[2] - r[1] / n)):
+        if abs(y - x / n) >= 0.005 or max(x, y) >= 0.005:
+            print(f"  {k:44} {x:8.2f} {y:10.2f} {y - x / n:+8.2f}")
+    print(f"  {'total':44} {t1:8.2f} {t2:10.2f} {t2 - t1 / n:+8.2f}")
+    for rank, spans in r2.items():
+        batches = {k: v for k, v in stage_batches(spans).items()}
+        ones = stage_batches(r1[0])
+        for kind, ds in batches.items():
+            if kind in ones and ones[kind]:
+                m1, m2 = statistics.median(ones[kind]), statistics.median(ds)
+                print(f"  rank {rank}: {len(ds)} × {kind}, median {m2:.3f} s against {m1:.3f} s on 1 rank ({100 * (m2 / m1 - 1):+.1f} %)")
+
+
+def stage_batches(spans):
+    out = collections.defaultdict(list)
+    for s in spans:
+        if s.get("index") is not None:
+            out[s["span"]].append(s["end"] - s["start"])
+    return out
+
+
 def main():
+    if len(__import__("sys").argv) > 1 and __import__("sys").argv[1] == "compare":
+        ap = argparse.ArgumentParser(description="compare ONE_DIR LAUNCHED ENDED MANY_DIR LAUNCHED ENDED")
+        ap.add_argument("compare")
+        ap.add_argument("one"); ap.add_argument("l1", type=float); ap.add_argument("e1", type=float)
+        ap.add_argument("two"); ap.add_argument("l2", type=float); ap.add_argument("e2", type=float)
+        a = ap.parse_args()
+        compare((a.one, a.l1, a.e1), (a.two, a.l2, a.e2))
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("directory")
     ap.add_argument("launched", type=float)
