@@ -114,17 +114,20 @@ final class MPITests: XCTestCase {
 
         """
 
-    /// The pipeline trained by 2 ranks; its attack sets, evaluations and analysis made by 2 ranks (3
+    /// The pipeline trained by 2 ranks; its attack sets, evaluations and analyses made by 2 ranks (3
     /// batches of ≤ 16 examples: 2 on rank 0, 1 on rank 1) and again by one process on the same
     /// checkpoints (`--training-ranks 2`, in a copy of the store without them) have the same artifact
-    /// ids: the same bytes.
+    /// ids: the same bytes. A second model injects noise (RAT): its sets, evaluation and analysis,
+    /// which draw one stream across batches, are the leader's alone and the same bytes too.
     func testShardedAttacksEvaluationAndAnalysisAreBitIdentical() throws {
         try skipUnlessReady()
         let dir = TemporaryDirectory()
-        let file = dir.write("mpi.yaml", Self.pipeline + Self.analysis)
+        let rat = "  - {name: rat, architecture: resnet8, widths: [4, 8, 8], defense: {kind: rat, noise_distribution: gaussian, noise_scale: 0.1}}\n"
+        let file = dir.write("mpi.yaml", Self.pipeline.replacingOccurrences(of: "attacks:\n", with: rat + "attacks:\n") + Self.analysis)
         let two = "\(dir.path)/two", one = "\(dir.path)/one"
         let twoLog = try run(["run", file, "--store", two], mpi: true, log: "\(dir.path)/two.log")
         XCTAssertTrue(twoLog.contains("▶ analyze:act:pat (2 ranks)"), "the analysis should be sharded:\n\(twoLog)")
+        XCTAssertTrue(twoLog.contains("▶ analyze:act:rat (2 ranks)"), twoLog)
         // The copy keeps ingest, preprocess and training; attacks, evaluations and the report are recomputed.
         try FileManager.default.copyItem(atPath: two, toPath: one)
         let shared: Set<String> = ["adversarial-generate", "evaluate", "analyze"]
@@ -137,8 +140,8 @@ final class MPITests: XCTestCase {
 
         let byTwo = try ArtifactStore(root: two, create: false).runRecords().filter { shared.contains($0.stage) }
         let byOne = try ArtifactStore(root: one, create: false).runRecords().filter { shared.contains($0.stage) }
-        XCTAssertEqual(byTwo.count, 4, "2 attack sets (white-box; gray-box from the copy), 1 evaluation, 1 analysis")
-        let analysis = try XCTUnwrap(byTwo.first { $0.stage == "analyze" })
+        XCTAssertEqual(byTwo.count, 8, "per model 2 attack sets (white-box; gray-box from the copy), 1 evaluation, 1 analysis")
+        let analysis = try XCTUnwrap(byTwo.first { $0.stage == "analyze" && $0.info["name"] == "analyze:act:pat" })
         XCTAssertEqual(Set(analysis.outputs.keys), ["clean", "white-box@0.1", "gray-box@0.1", "landscape"])
         XCTAssertEqual(Set(byTwo.map(\.key)), Set(byOne.map(\.key)), "the same stages, the same keys for any number of ranks")
         for record in byTwo {

@@ -57,10 +57,16 @@ enum GenerateStage {
         }
         // Each batch is attacked as one process attacks it (its stream keyed by the batch index); under
         // MPI the ranks take contiguous blocks of batches and the leader combines them in batch order.
+        // A randomised source (RAT, Randomization) draws its noise from one stream of its own across
+        // all batches, which no rank but the first could start where one process has it: the leader
+        // attacks it alone, so that its set too is the same bytes for any N.
+        let randomized = source is any RandomizedClassifier
+        if run.communicator.isDistributed && randomized && !run.isLeader { return [:] }
+        let communicator = randomized ? Communicator.single : run.communicator
         let shards = BatchShards(count: test.count, batchSize: batchSize)
         let started = Date()
         var done = 0
-        let attacked = try run.communicator.gatherBatches(shards, compute: { b -> BatchOutcome in
+        let attacked = try communicator.gatherBatches(shards, compute: { b -> BatchOutcome in
             let range = shards.examples(ofBatch: b)
             let x = test.images.rows(range), labels = Array(test.labels[range])
             var rng = SeededRandom.derived(seed: attack.seed, stream: UInt64(b))
@@ -81,8 +87,8 @@ enum GenerateStage {
                 }
             }
             done += range.count
-            run.progress.counting(run.node, done: done, total: shards.examples(ofBatches: shards.batches(rank: run.communicator.rank,
-                                                                                                       of: run.communicator.size)).count,
+            run.progress.counting(run.node, done: done, total: shards.examples(ofBatches: shards.batches(rank: communicator.rank,
+                                                                                                       of: communicator.size)).count,
                                   unit: "images", started: started)
             return outcome
         }, encode: { $0.encode(into: &$1) }, decode: { try BatchOutcome(from: &$0, counts: counts.count) })
