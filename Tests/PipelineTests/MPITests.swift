@@ -157,6 +157,28 @@ final class MPITests: XCTestCase {
         XCTAssertEqual(training.info["ranks"], "2")
     }
 
+    /// `atalp evaluate` on 2 ranks (3 batches of ≤ 16 images: 2 on rank 0, 1 on rank 1) prints what
+    /// one process prints — every accuracy and every example's outcome, once — for white-box PGD and
+    /// a transfer from another checkpoint.
+    func testShardedEvaluateCommandMatchesOneProcess() throws {
+        try skipUnlessReady()
+        let dir = TemporaryDirectory()
+        let train = ["train", "--model", "resnet8", "--epochs", "1", "--batch-size", "32", "--train-limit", "64", "--test-limit", "8"]
+        let (target, source) = ("\(dir.path)/target.h5", "\(dir.path)/source.h5")
+        try run(train + ["--seed", "1", "--output", target], mpi: false, log: "\(dir.path)/train1.log")
+        try run(train + ["--seed", "2", "--output", source], mpi: false, log: "\(dir.path)/train2.log")
+        func rows(_ arguments: [String], mpi: Bool, _ name: String) throws -> [String] {
+            let log = try run(["evaluate", target, "--test-limit", "40", "--batch-size", "16", "--epsilon", "0.1", "--iterations", "1", "3",
+                               "--json"] + arguments, mpi: mpi, log: "\(dir.path)/\(name).log")
+            return log.split(separator: "\n").filter { $0.hasPrefix("{") }.map(String.init)
+        }
+        for (name, arguments) in [("white-box", [String]()), ("transfer", ["--source", source])] {
+            let one = try rows(arguments, mpi: false, "\(name)-one"), two = try rows(arguments, mpi: true, "\(name)-two")
+            XCTAssertEqual(one.count, 1, "\(name): one row (one ε)")
+            XCTAssertEqual(two, one, "\(name): 2 ranks and 1 process print different rows")
+        }
+    }
+
     /// SIGKILL to rank 1 in the middle of 2-rank training (validated after each epoch, sharded over the
     /// ranks) ends the job (mpirun takes rank 0 down);
     /// the store verifies clean; the rerun resumes from the last checkpoint and ends with the weights
