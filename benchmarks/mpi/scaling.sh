@@ -33,6 +33,27 @@ now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 efficiency() { python3 -c "print(f'{$1 / (2 * $2):.3f}')"; }
 part() { [ -z "${ONLY:-}" ] || [ "$ONLY" = "$1" ]; }
+# What other jobs took while a measurement ran: the machine's busy CPU time (/proc/stat) less the CPU time
+# of this script's own children (bash's `times`), and the hypervisor's steal time. `mark` before, `others`
+# after; a disturbed run says so instead of passing for an idle one.
+cpu_state() {   # not in a subshell: `times` there would not see this shell's children
+  times > "$work/times"
+  read -r mine busy steal <<< "$(python3 - "$work/times" <<'PY'
+import os, re, sys
+children = open(sys.argv[1]).read().splitlines()[-1]
+mine = sum(float(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", children))
+f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+hz = os.sysconf("SC_CLK_TCK")
+print(f"{mine} {(f[0] + f[1] + f[2] + f[5] + f[6]) / hz} {f[7] / hz if len(f) > 7 else 0}")
+PY
+)"
+}
+mark() { cpu_state; mark_mine=$mine; mark_busy=$busy; mark_steal=$steal; mark_time=$(now); }
+others() {   # sets $quiet
+  cpu_state; local t; t=$(now)
+  quiet=$(python3 -c "o = max(0.0, ($busy - $mark_busy) - ($mine - $mark_mine)); w = $t - $mark_time
+print(f'other jobs {o:.1f} core-s ({o / w:.2f} cores on average), steal {$steal - $mark_steal:.1f} s')")
+}
 # Cores busy over 2 s (from /proc/stat), what other jobs take before a part starts; 0 on an idle machine.
 busy() {
   read -r _ u n s i w x y z _ < /proc/stat; sleep 2; read -r _ u2 n2 s2 i2 w2 x2 y2 z2 _ < /proc/stat
@@ -76,19 +97,21 @@ done
 for s in s2 s3 s4; do cp -a "$work/s1" "$work/$s"; done
 # Every run records per-rank spans (ATALP_TIMELINE; Sources/Cluster/RankTimeline.swift), read by timeline.py.
 attack=(run "$work/p$ATTACK_IMAGES.yaml" --stage attack:pgd20 --training-ranks 1)
-a0=$(now); ATALP_TIMELINE=$work/t1 "$ATALP" "${attack[@]}" --store "$work/s1" > "$work/attack1.log" 2>&1; a1=$(now)
-ATALP_TIMELINE=$work/t2 "${MPIRUN[@]}" "$ATALP" "${attack[@]}" --store "$work/s2" > "$work/attack2.log" 2>&1; a2=$(now)
+mark; a0=$mark_time; ATALP_TIMELINE=$work/t1 "$ATALP" "${attack[@]}" --store "$work/s1" > "$work/attack1.log" 2>&1
+others; quiet1=$quiet
+mark; a1=$mark_time; ATALP_TIMELINE=$work/t2 "${MPIRUN[@]}" "$ATALP" "${attack[@]}" --store "$work/s2" > "$work/attack2.log" 2>&1
+others; quiet2=$quiet; mark; a2=$mark_time
 # Control: two independent 1-rank processes at once, each attacking half the images — what 2 ranks
 # could reach if sharding cost nothing; T1 / (2 · this) is the machine's own ceiling on the efficiency.
 ATALP_TIMELINE=$work/t3a "$ATALP" run "$work/p$half.yaml" --stage attack:pgd20 --store "$work/s3" > "$work/attack3a.log" 2>&1 &
 ATALP_TIMELINE=$work/t3b "$ATALP" run "$work/p$half.yaml" --stage attack:pgd20 --store "$work/s4" > "$work/attack3b.log" 2>&1 &
-wait; a3=$(now)
+wait; others; quiet3=$quiet; a3=$(now)
 one=$(elapsed "$a0" "$a1"); two=$(elapsed "$a1" "$a2"); pair=$(elapsed "$a2" "$a3")
 grep -h "in MPI" "$work/attack2.log" || true
 same=$(diff <(grep -o 'adversarial[^ ]*' "$work/s1/runs"/*/*.json | sort | cut -d: -f2-) \
             <(grep -o 'adversarial[^ ]*' "$work/s2/runs"/*/*.json | sort | cut -d: -f2-) > /dev/null && echo "identical" || echo "DIFFERENT")
-echo "attack: 1 rank ${one} s, 2 ranks ${two} s, efficiency $(efficiency "$one" "$two"); attack sets of 1 and 2 ranks: $same"
-echo "control: two independent 1-rank processes of $half images each at once: ${pair} s (ceiling on the efficiency: $(efficiency "$one" "$pair"))"
+echo "attack: 1 rank ${one} s ($quiet1), 2 ranks ${two} s ($quiet2), efficiency $(efficiency "$one" "$two"); attack sets of 1 and 2 ranks: $same"
+echo "control: two independent 1-rank processes of $half images each at once: ${pair} s ($quiet3; ceiling on the efficiency: $(efficiency "$one" "$pair"))"
 echo "-- where the time goes, per rank (seconds; ATALP_TIMELINE spans)"
 python3 benchmarks/mpi/timeline.py "$work/t1" "$a0" "$a1" --label "1 rank: "
 python3 benchmarks/mpi/timeline.py "$work/t2" "$a1" "$a2" --label "2 ranks: "
