@@ -13,7 +13,8 @@ import Foundation
 /// matters when ranks of an MPI job share a machine.
 ///
 /// The environment's own `MALLOC_MMAP_THRESHOLD_`/`MALLOC_TRIM_THRESHOLD_` (glibc's tunables)
-/// take precedence: the policy is applied only when neither is set.
+/// take precedence: the policy is applied only when neither is set. `ATALP_KEEP_FREED_MEMORY=0`
+/// leaves glibc's adaptive defaults alone (to measure the difference).
 enum AllocatorPolicy {
     /// Blocks up to this size come from the heap (glibc's largest allowed mmap threshold on 64-bit).
     static let mmapThreshold: Int32 = 32 << 20
@@ -23,6 +24,7 @@ enum AllocatorPolicy {
     static func keepFreedMemory() {
         let environment = ProcessInfo.processInfo.environment
         guard environment["MALLOC_MMAP_THRESHOLD_"] == nil, environment["MALLOC_TRIM_THRESHOLD_"] == nil,
+              environment["ATALP_KEEP_FREED_MEMORY"] != "0",
               let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
         // Swift's Glibc module does not import <malloc.h>: mallopt is looked up, its parameter numbers
         // are <malloc.h>'s M_TRIM_THRESHOLD (-1) and M_MMAP_THRESHOLD (-3). Not glibc: no mallopt, no change.
