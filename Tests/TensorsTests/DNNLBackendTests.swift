@@ -1,7 +1,8 @@
 import XCTest
 import Tensors
 
-/// oneDNN's convolutions against the reference backend (im2col + OpenBLAS), all three passes.
+/// oneDNN's convolutions against the reference backend (im2col + OpenBLAS), all three passes, with
+/// plain and channel-blocked activations.
 ///
 /// Tolerance: both sides sum the same C·KH·KW products in Float32 in different orders (and Winograd
 /// through a transform), so they differ by rounding only. We bound the largest difference by
@@ -127,6 +128,15 @@ final class DNNLBackendTests: XCTestCase {
             let theirs = reference.conv2dBackward(gradOutput: dy, input: x, weight: w, geometry: c.geometry, needInput: true, needWeight: true)
             assertClose(ours.input!, theirs.input!, tolerance: tolerance, "backward data, \(what)", file: file, line: line)
             assertClose(ours.weight!, theirs.weight!, tolerance: tolerance, "backward weights, \(what)", file: file, line: line)
+            // The same passes with the activations handed in channel-blocked, as layer after layer does.
+            let bx = TensorLayout.channelBlocked16.admits(x.shape) ? x.converted(to: .channelBlocked16) : x
+            let bdy = TensorLayout.channelBlocked16.admits(dy.shape) ? dy.converted(to: .channelBlocked16) : dy
+            guard bx.layout != .plain || bdy.layout != .plain else { continue }
+            assertClose(backend.conv2d(bx, weight: w, geometry: c.geometry), reference.conv2d(x, weight: w, geometry: c.geometry),
+                        tolerance: tolerance, "forward, blocked, \(what)", file: file, line: line)
+            let blocked = backend.conv2dBackward(gradOutput: bdy, input: bx, weight: w, geometry: c.geometry, needInput: true, needWeight: true)
+            assertClose(blocked.input!, theirs.input!, tolerance: tolerance, "backward data, blocked, \(what)", file: file, line: line)
+            assertClose(blocked.weight!, theirs.weight!, tolerance: tolerance, "backward weights, blocked, \(what)", file: file, line: line)
         }
         if ProcessInfo.processInfo.environment["ATALP_TEST_VERBOSE"] != nil { backend.implementations().forEach { print($0) } }
     }

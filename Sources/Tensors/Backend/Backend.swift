@@ -81,6 +81,14 @@ public struct BatchNormForwardResult: Sendable {
     public var inverseStd: Tensor
     /// Per channel, unbiased batch variance (for running statistics); nil in fixed mode.
     public var unbiasedVariance: Tensor?
+    /// Per channel, the biased variance normalised with (the batch's or the fixed one), for backends
+    /// whose backward pass takes it (oneDNN); nil from the reference backend.
+    public var variance: Tensor? = nil
+    /// oneDNN's record of where a fused ReLU was off (opaque bytes, not floats), for its backward
+    /// pass; nil without a fused ReLU or from the reference backend.
+    public var workspace: Tensor? = nil
+    /// The ε of σ⁻¹ = 1/√(var + ε), for backends whose backward pass recomputes σ⁻¹ (oneDNN); nil from the reference.
+    public var epsilon: Float? = nil
 }
 
 /// Row-major single-precision GEMM: C = α·op(A)·op(B) + β·C.

@@ -2,10 +2,13 @@ import CDNNL
 
 /// Convolution on oneDNN primitives: forward, backward-data and backward-weights side by side.
 ///
-/// Tensors stay plain NCHW (weights OIHW) at the call; each primitive is created with format `any`
-/// so it picks its fastest layout (on AVX-512, `nChw16c` activations and `OIhw16i16o`-style weights)
-/// and `DNNLRuntime.run` reorders at the boundary. Keeping activations blocked from layer to layer
-/// (issue 19's end state) would save those reorders; this stage does not yet.
+/// Each primitive is created with format `any`, so it picks its fastest layout (on AVX-512,
+/// `nChw16c` activations and `OIhw16i16o`-style weights). Activations stay in that layout between
+/// layers: an output (or input gradient) in `nChw16c` is handed back as a `.channelBlocked16` tensor,
+/// and an input already blocked goes in without a reorder. Weights and weight gradients stay plain
+/// OIHW (the optimiser and checkpoints read them); their reorders are small. The stem's input (1 or 3
+/// channels) and anything a primitive wants in a layout a `Tensor` cannot hold are reordered at the
+/// boundary (`DNNLBoundary`).
 ///
 /// Winograd F(4×4, 3×3) (`dnnl_convolution_winograd`, Lavin & Gray 2016) is asked for on 3×3
 /// stride-1 layers when `options.winograd` is on; where oneDNN has no Winograd kernel for a shape (or
@@ -18,13 +21,13 @@ extension DNNLBackend {
                      "conv2d weight \(weight.shape) does not match input \(x.shape) with \(g)")
         let o = weight.shape[0], (oh, ow) = g.outputSize(height: h, width: w)
         guard n > 0 && c > 0 && o > 0 else { return reference.conv2d(x, weight: weight, geometry: g) }
-        let key = planKey(.convolutionForward, n: n, c: c, h: h, w: w, o: o, geometry: g)
-        return Tensor(shape: [n, o, oh, ow]) { out in
-            x.withUnsafeBufferPointer { xb in weight.withUnsafeBufferPointer { wb in
-                runtime.run(key, inputs: [UnsafeRawPointer(xb.baseAddress!), UnsafeRawPointer(wb.baseAddress!)],
-                            output: UnsafeMutableRawPointer(out.baseAddress!), make: Self.makeConvolutionPlan(key))
-            } }
-        }
+        let key = planKey(.convolutionForward, n: n, c: c, h: h, w: w, o: o, geometry: g, layouts: [x.layout])
+        let plan = runtime.plan(key, make: Self.makeConvolutionPlan(key))
+        return x.withUnsafeStorage { xb, _ in weight.withUnsafeBufferPointer { wb in
+            Tensor(shape: [n, o, oh, ow], layout: plan.outputLayout) { out in
+                runtime.execute(plan, [UnsafeRawPointer(xb.baseAddress!), UnsafeRawPointer(wb.baseAddress!), UnsafeRawPointer(out.baseAddress!)])
+            }
+        } }
     }
 
     public func conv2dBackward(gradOutput dy: Tensor, input x: Tensor, weight: Tensor, geometry g: Conv2DGeometry,
@@ -37,25 +40,25 @@ extension DNNLBackend {
             return reference.conv2dBackward(gradOutput: dy, input: x, weight: weight, geometry: g, needInput: needInput, needWeight: needWeight)
         }
         var dx: Tensor? = nil, dw: Tensor? = nil
-        dy.withUnsafeBufferPointer { dyb in
+        dy.withUnsafeStorage { dyb, dyLayout in
             let dyP = UnsafeRawPointer(dyb.baseAddress!)
             if needInput {
                 // dX = dY ⋆ᵀ W (the transposed convolution)
-                let key = planKey(.convolutionBackwardData, n: n, c: c, h: h, w: w, o: o, geometry: g)
-                dx = Tensor(shape: x.shape) { out in
-                    weight.withUnsafeBufferPointer { wb in
-                        runtime.run(key, inputs: [dyP, UnsafeRawPointer(wb.baseAddress!)],
-                                    output: UnsafeMutableRawPointer(out.baseAddress!), make: Self.makeConvolutionPlan(key))
+                let key = planKey(.convolutionBackwardData, n: n, c: c, h: h, w: w, o: o, geometry: g, layouts: [dyLayout])
+                let plan = runtime.plan(key, make: Self.makeConvolutionPlan(key))
+                dx = weight.withUnsafeBufferPointer { wb in
+                    Tensor(shape: x.shape, layout: plan.outputLayout) { out in
+                        runtime.execute(plan, [dyP, UnsafeRawPointer(wb.baseAddress!), UnsafeRawPointer(out.baseAddress!)])
                     }
                 }
             }
             if needWeight {
                 // dW = Σₙ dYₙ ⋆ Xₙ (correlation of the input with the output gradient)
-                let key = planKey(.convolutionBackwardWeights, n: n, c: c, h: h, w: w, o: o, geometry: g)
-                dw = Tensor(shape: weight.shape) { out in
-                    x.withUnsafeBufferPointer { xb in
-                        runtime.run(key, inputs: [UnsafeRawPointer(xb.baseAddress!), dyP],
-                                    output: UnsafeMutableRawPointer(out.baseAddress!), make: Self.makeConvolutionPlan(key))
+                let key = planKey(.convolutionBackwardWeights, n: n, c: c, h: h, w: w, o: o, geometry: g, layouts: [x.layout, dyLayout])
+                let plan = runtime.plan(key, make: Self.makeConvolutionPlan(key))
+                dw = x.withUnsafeStorage { xb, _ in
+                    Tensor(shape: weight.shape) { out in
+                        runtime.execute(plan, [UnsafeRawPointer(xb.baseAddress!), dyP, UnsafeRawPointer(out.baseAddress!)])
                     }
                 }
             }
@@ -64,9 +67,11 @@ extension DNNLBackend {
     }
 
     /// Winograd only where it applies: 3×3, stride 1 (oneDNN's F(4,3) kernels need both).
-    func planKey(_ pass: DNNLPlanKey.Pass, n: Int, c: Int, h: Int, w: Int, o: Int, geometry g: Conv2DGeometry) -> DNNLPlanKey {
+    func planKey(_ pass: DNNLPlanKey.Pass, n: Int, c: Int, h: Int, w: Int, o: Int, geometry g: Conv2DGeometry,
+                 layouts: [TensorLayout]) -> DNNLPlanKey {
         let winograd = options.winograd && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
-        return DNNLPlanKey(pass: pass, batch: n, channels: c, height: h, width: w, outChannels: o, geometry: g, winograd: winograd)
+        return DNNLPlanKey(pass: pass, batch: n, channels: c, height: h, width: w, layouts: layouts,
+                           outChannels: o, geometry: g, winograd: winograd)
     }
 
     /// Makes the primitive of one pass. Backward primitives need the forward one as a hint (oneDNN
@@ -85,9 +90,9 @@ extension DNNLBackend {
 
     /// nil when oneDNN has no implementation of `algorithm` for this shape.
     static func makeConvolutionPlan(_ key: DNNLPlanKey, algorithm: dnnl_alg_kind_t, runtime: DNNLRuntime) -> DNNLPlan? {
-        let g = key.geometry
+        let g = key.geometry!
         let (oh, ow) = g.outputSize(height: key.height, width: key.width)
-        let srcDims = [key.batch, key.channels, key.height, key.width]
+        let srcDims = key.dims
         let weightDims = [key.outChannels, key.channels, g.kernelHeight, g.kernelWidth]
         let dstDims = [key.batch, key.outChannels, oh, ow]
         var src = dnnlMemoryDescriptor(srcDims, dnnl_format_tag_any)
@@ -107,14 +112,22 @@ extension DNNLBackend {
               let forwardDescriptor else { return nil }
         defer { dnnl_primitive_desc_destroy(forwardDescriptor) }
 
-        let plainSrc = dnnlMemoryDescriptor(srcDims, dnnl_nchw)
         let plainWeights = dnnlMemoryDescriptor(weightDims, dnnl_oihw)
-        let plainDst = dnnlMemoryDescriptor(dstDims, dnnl_nchw)
+        /// An activation argument the caller passes in `layout`.
+        func activation(_ argument: Int32, _ dims: [Int], _ layout: TensorLayout, _ query: dnnl_query_t) -> DNNLPlan.Argument {
+            DNNLPlan.Argument(argument: argument, given: dnnlMemoryDescriptor(dims, layout), query: query, isOutput: false)
+        }
+        /// The activation output, handed back in the primitive's own layout when a `Tensor` can hold it.
+        func activationOutput(_ argument: Int32, _ dims: [Int], _ query: dnnl_query_t, _ descriptor: dnnl_primitive_desc_t) -> DNNLPlan.Argument {
+            let layout = dnnlTensorLayout(of: dnnl_primitive_desc_query_md(descriptor, query, 0).pointee, dims: dims)
+            return DNNLPlan.Argument(argument: argument, given: dnnlMemoryDescriptor(dims, layout), query: query, isOutput: true, layout: layout)
+        }
         switch key.pass {
         case .convolutionForward:
-            return DNNLPlan(runtime: runtime, descriptor: forwardDescriptor,
-                            inputs: [(DNNL_ARG_SRC, plainSrc, dnnl_query_src_md), (DNNL_ARG_WEIGHTS, plainWeights, dnnl_query_weights_md)],
-                            output: (DNNL_ARG_DST, plainDst, dnnl_query_dst_md))
+            return DNNLPlan(key: key, runtime: runtime, descriptor: forwardDescriptor, arguments: [
+                activation(DNNL_ARG_SRC, srcDims, key.layouts[0], dnnl_query_src_md),
+                DNNLPlan.Argument(argument: DNNL_ARG_WEIGHTS, given: plainWeights, query: dnnl_query_weights_md, isOutput: false),
+                activationOutput(DNNL_ARG_DST, dstDims, dnnl_query_dst_md, forwardDescriptor)])
         case .convolutionBackwardData:
             var backward = dnnl_convolution_desc_t()
             dnnlCheck(dnnl_convolution_backward_data_desc_init(&backward, algorithm, &src, &weights, &dst, strides, padding, padding),
@@ -123,9 +136,10 @@ extension DNNLBackend {
             guard dnnl_primitive_desc_create(&descriptor, &backward, runtime.attributes, runtime.engine, forwardDescriptor) == dnnl_success,
                   let descriptor else { return nil }
             defer { dnnl_primitive_desc_destroy(descriptor) }
-            return DNNLPlan(runtime: runtime, descriptor: descriptor,
-                            inputs: [(DNNL_ARG_DIFF_DST, plainDst, dnnl_query_diff_dst_md), (DNNL_ARG_WEIGHTS, plainWeights, dnnl_query_weights_md)],
-                            output: (DNNL_ARG_DIFF_SRC, plainSrc, dnnl_query_diff_src_md))
+            return DNNLPlan(key: key, runtime: runtime, descriptor: descriptor, arguments: [
+                activation(DNNL_ARG_DIFF_DST, dstDims, key.layouts[0], dnnl_query_diff_dst_md),
+                DNNLPlan.Argument(argument: DNNL_ARG_WEIGHTS, given: plainWeights, query: dnnl_query_weights_md, isOutput: false),
+                activationOutput(DNNL_ARG_DIFF_SRC, srcDims, dnnl_query_diff_src_md, descriptor)])
         case .convolutionBackwardWeights:
             var backward = dnnl_convolution_desc_t()
             dnnlCheck(dnnl_convolution_backward_weights_desc_init(&backward, algorithm, &src, &weights, nil, &dst, strides, padding, padding),
@@ -134,9 +148,12 @@ extension DNNLBackend {
             guard dnnl_primitive_desc_create(&descriptor, &backward, runtime.attributes, runtime.engine, forwardDescriptor) == dnnl_success,
                   let descriptor else { return nil }
             defer { dnnl_primitive_desc_destroy(descriptor) }
-            return DNNLPlan(runtime: runtime, descriptor: descriptor,
-                            inputs: [(DNNL_ARG_SRC, plainSrc, dnnl_query_src_md), (DNNL_ARG_DIFF_DST, plainDst, dnnl_query_diff_dst_md)],
-                            output: (DNNL_ARG_DIFF_WEIGHTS, plainWeights, dnnl_query_diff_weights_md))
+            return DNNLPlan(key: key, runtime: runtime, descriptor: descriptor, arguments: [
+                activation(DNNL_ARG_SRC, srcDims, key.layouts[0], dnnl_query_src_md),
+                activation(DNNL_ARG_DIFF_DST, dstDims, key.layouts[1], dnnl_query_diff_dst_md),
+                DNNLPlan.Argument(argument: DNNL_ARG_DIFF_WEIGHTS, given: plainWeights, query: dnnl_query_diff_weights_md, isOutput: true)])
+        case .batchNormForward, .batchNormBackward:
+            preconditionFailure("\(key) is not a convolution")
         }
     }
 }

@@ -1,9 +1,10 @@
-/// The oneDNN backend: convolutions (forward, backward-data, backward-weights) on oneDNN 2.6
-/// primitives with the layout each primitive chooses; products, batch norm and pooling are, for
-/// now, the reference `CPUBackend`'s.
+/// The oneDNN backend: convolutions (forward, backward-data, backward-weights) and batch norm (with
+/// its fused ReLU) on oneDNN 2.6 primitives, with activations kept in the channel-blocked layout the
+/// primitives choose (`TensorLayout.channelBlocked16`) from the stem's output to the global pool;
+/// products and pooling are, for now, the reference `CPUBackend`'s (reading row-major elements).
 ///
-/// Tensors are plain NCHW at every call; see `DNNLBackend+Convolution.swift` for the reorders at the
-/// boundary and `DNNLRuntime` for the primitive cache, the shared buffers and the threads.
+/// See `DNNLBackend+Convolution.swift` and `DNNLBackend+BatchNorm.swift` for the layouts at each
+/// call and `DNNLRuntime` for the primitive cache, the shared buffers and the threads.
 ///
 ///     let y = DNNLBackend().conv2d(x, weight: w, geometry: Conv2DGeometry(kernel: 3, padding: 1))
 public struct DNNLBackend: Backend {
@@ -36,16 +37,6 @@ public struct DNNLBackend: Backend {
 
     public func matmul(_ a: Tensor, transposed ta: Bool, _ b: Tensor, transposed tb: Bool) -> Tensor {
         reference.matmul(a, transposed: ta, b, transposed: tb)
-    }
-
-    public func batchNormForward(_ x: Tensor, gamma: Tensor, beta: Tensor, mode: BatchNormMode, epsilon: Float, relu: Bool) -> BatchNormForwardResult {
-        reference.batchNormForward(x, gamma: gamma, beta: beta, mode: mode, epsilon: epsilon, relu: relu)
-    }
-
-    public func batchNormBackward(gradOutput: Tensor, input: Tensor, gamma: Tensor, saved: BatchNormForwardResult, reluOutput: Tensor?,
-                                  needInput: Bool, needAffine: Bool) -> (input: Tensor?, gamma: Tensor?, beta: Tensor?) {
-        reference.batchNormBackward(gradOutput: gradOutput, input: input, gamma: gamma, saved: saved, reluOutput: reluOutput,
-                                    needInput: needInput, needAffine: needAffine)
     }
 
     public func maxPool2d(_ x: Tensor, geometry: Conv2DGeometry) -> (output: Tensor, argmax: [Int32]) {

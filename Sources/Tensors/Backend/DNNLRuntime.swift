@@ -22,9 +22,9 @@ final class DNNLRuntime: @unchecked Sendable {
 
     private let lock = NSLock()
     private var plans: [DNNLPlanKey: DNNLPlan] = [:]
-    /// Slot i holds the primitive-layout copy of argument i; the last slot is the scratchpad.
-    private var slots = [DNNLScratch](repeating: DNNLScratch(), count: DNNLRuntime.scratchpadSlot + 1)
-    static let scratchpadSlot = 3
+    /// Slot i holds the primitive-layout copy of argument i (when it needs one); then the scratchpad.
+    private var slots: [DNNLScratch] = []
+    private var scratchpadSlot = DNNLScratch()
     /// Plans kept at most; past it the cache starts afresh (a new batch size each call would grow it).
     static let planLimit = 256
 
@@ -45,48 +45,53 @@ final class DNNLRuntime: @unchecked Sendable {
     deinit {
         plans.removeAll()
         for i in slots.indices { slots[i].release() }
+        scratchpadSlot.release()
         dnnl_primitive_attr_destroy(attributes)
         dnnl_stream_destroy(stream)
         dnnl_engine_destroy(engine)
     }
 
-    /// Runs the plan for `key` (made by `make` the first time) on plain-layout buffers: reorders
-    /// each input into the primitive's layout, executes, reorders the output back.
-    func run(_ key: DNNLPlanKey, inputs: [UnsafeRawPointer], output: UnsafeMutableRawPointer,
-             make: (DNNLRuntime) -> DNNLPlan) {
+    /// The plan for `key`, made by `make` the first time, to run on `threads` of OpenMP's team (at most
+    /// the runtime's; nil: all of them).
+    func plan(_ key: DNNLPlanKey, threads: Int? = nil, make: (DNNLRuntime) -> DNNLPlan) -> DNNLPlan {
         lock.lock()
         defer { lock.unlock() }
-        // OpenMP's team size is a per-thread setting, and oneDNN reads it both when it creates a
-        // primitive (to partition the work) and when it runs one: set it on whichever thread calls.
-        if omp_get_max_threads() != threads { omp_set_num_threads(threads) }
-        let plan: DNNLPlan
-        if let cached = plans[key] {
-            plan = cached
-        } else {
-            if plans.count >= Self.planLimit { plans.removeAll() }
-            plan = make(self)
-            plans[key] = plan
-        }
-        precondition(inputs.count == plan.inputs.count && plan.inputs.count < Self.scratchpadSlot)
+        setThreads(threads.map { Int32(max(1, $0)) } ?? self.threads)
+        if let cached = plans[key] { return cached }
+        if plans.count >= Self.planLimit { plans.removeAll() }
+        let plan = make(self)
+        plan.threads = threads.map { min(self.threads, Int32(max(1, $0))) } ?? self.threads
+        plans[key] = plan
+        return plan
+    }
 
+    /// Runs `plan` on the caller's buffers, one per argument in the order of `plan.arguments`, each in
+    /// that argument's `given` layout: reorders the inputs that the primitive wants in another layout,
+    /// executes, reorders such outputs back, and waits.
+    func execute(_ plan: DNNLPlan, _ buffers: [UnsafeRawPointer]) {
+        precondition(buffers.count == plan.arguments.count, "\(buffers.count) buffers for \(plan.arguments.count) arguments")
+        lock.lock()
+        defer { lock.unlock() }
+        setThreads(plan.threads)
+        while slots.count < buffers.count { slots.append(DNNLScratch()) }
         var arguments: [dnnl_exec_arg_t] = []
-        for (i, boundary) in plan.inputs.enumerated() {
-            boundary.bindPlain(UnsafeMutableRawPointer(mutating: inputs[i]))
+        for (i, boundary) in plan.arguments.enumerated() {
+            boundary.bindGiven(UnsafeMutableRawPointer(mutating: buffers[i]))
             if boundary.inner != nil { boundary.bindInner(slots[i].reserve(boundary.innerBytes)) }
-            boundary.reorder(stream)
+            if !boundary.isOutput { boundary.reorder(stream) }
             arguments.append(dnnl_exec_arg_t(arg: boundary.argument, memory: boundary.primitiveMemory))
         }
-        let out = plan.output
-        out.bindPlain(output)
-        if out.inner != nil { out.bindInner(slots[plan.inputs.count].reserve(out.innerBytes)) }
-        arguments.append(dnnl_exec_arg_t(arg: out.argument, memory: out.primitiveMemory))
-        dnnlCheck(dnnl_memory_set_data_handle(plan.scratchpad, slots[Self.scratchpadSlot].reserve(plan.scratchpadBytes)),
-                  "binding the scratchpad")
+        dnnlCheck(dnnl_memory_set_data_handle(plan.scratchpad, scratchpadSlot.reserve(plan.scratchpadBytes)), "binding the scratchpad")
         arguments.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: plan.scratchpad))
-
-        dnnlCheck(dnnl_primitive_execute(plan.primitive, stream, Int32(arguments.count), arguments), "executing \(key)")
-        out.reorder(stream)
+        dnnlCheck(dnnl_primitive_execute(plan.primitive, stream, Int32(arguments.count), arguments), "executing \(plan.key)")
+        for boundary in plan.arguments where boundary.isOutput { boundary.reorder(stream) }
         dnnlCheck(dnnl_stream_wait(stream), "waiting for the stream")
+    }
+
+    /// OpenMP's team size is a per-thread setting, and oneDNN reads it both when it creates a
+    /// primitive (to partition the work) and when it runs one: set it on whichever thread calls.
+    private func setThreads(_ count: Int32) {
+        if omp_get_max_threads() != count { omp_set_num_threads(count) }
     }
 
     /// The implementation oneDNN chose for each plan made so far (e.g. `jit:avx512_core`,
@@ -98,43 +103,77 @@ final class DNNLRuntime: @unchecked Sendable {
     }
 }
 
-/// What identifies a primitive: the pass, the shapes and geometry, and the algorithm asked for.
+/// What identifies a primitive: the pass, the shapes, geometry and layouts, and the algorithm or flags asked for.
 struct DNNLPlanKey: Hashable, Sendable, CustomStringConvertible {
-    enum Pass: String, Sendable { case convolutionForward, convolutionBackwardData, convolutionBackwardWeights }
+    enum Pass: String, Sendable {
+        case convolutionForward, convolutionBackwardData, convolutionBackwardWeights, batchNormForward, batchNormBackward
+    }
     var pass: Pass
-    /// N, C, H, W of the convolution's input and O, its output channels.
-    var batch, channels, height, width, outChannels: Int
-    var geometry: Conv2DGeometry
-    var winograd: Bool
+    /// N, C, H, W of the layer's input.
+    var batch, channels, height, width: Int
+    /// The layouts of the caller's activation arguments (input, and output gradient for backward passes).
+    var layouts: [TensorLayout]
+    /// Convolutions: output channels, geometry, Winograd asked for.
+    var outChannels = 0
+    var geometry: Conv2DGeometry? = nil
+    var winograd = false
+    /// Batch norm: oneDNN's `dnnl_normalization_flags_t` bits and ε.
+    var flags: UInt32 = 0
+    var epsilon: Float = 0
+
+    var dims: [Int] { [batch, channels, height, width] }
 
     var description: String {
-        "\(pass.rawValue) [\(batch), \(channels), \(height), \(width)] → \(outChannels) channels, \(geometry)\(winograd ? ", Winograd" : "")"
+        var s = "\(pass.rawValue) [\(batch), \(channels), \(height), \(width)] \(layouts.map(\.description).joined(separator: "/"))"
+        if let geometry { s += " → \(outChannels) channels, \(geometry)\(winograd ? ", Winograd" : "")" }
+        if flags != 0 { s += ", flags \(flags)" }
+        return s
     }
 }
 
-/// A primitive with its arguments: the inputs in order, then the output.
+/// A primitive with its arguments in the order `DNNLRuntime.execute` takes their buffers.
 final class DNNLPlan {
+    let key: DNNLPlanKey
     let primitive: dnnl_primitive_t
-    let inputs: [DNNLBoundary]
-    let output: DNNLBoundary
+    let arguments: [DNNLBoundary]
     let scratchpad: dnnl_memory_t
     let scratchpadBytes: Int
+    /// Bytes of the workspace a forward pass writes for its backward pass (batch norm's ReLU mask); 0 if none.
+    let workspaceBytes: Int
     let implementation: String
+    /// OpenMP threads it was made for and runs on (set by `DNNLRuntime.plan`).
+    fileprivate(set) var threads: Int32 = 1
 
-    /// Makes the primitive of `descriptor` and, for each argument, its boundary with the plain layout.
-    /// `inputs`/`output`: (execution argument, the plain memory descriptor, the query for the primitive's own).
-    init(runtime: DNNLRuntime, descriptor: dnnl_primitive_desc_t,
-         inputs: [(Int32, dnnl_memory_desc_t, dnnl_query_t)], output: (Int32, dnnl_memory_desc_t, dnnl_query_t)) {
+    /// One argument: its execution argument, the layout the caller's buffer has, and the query for the
+    /// layout the primitive chose (nil: the primitive takes the caller's layout as it is).
+    struct Argument {
+        var argument: Int32
+        var given: dnnl_memory_desc_t
+        var query: dnnl_query_t?
+        var isOutput: Bool
+        /// For an activation: the `Tensor` layout of `given`.
+        var layout: TensorLayout = .plain
+    }
+
+    /// The layout in which the caller allocates the first output.
+    let outputLayout: TensorLayout
+
+    init(key: DNNLPlanKey, runtime: DNNLRuntime, descriptor: dnnl_primitive_desc_t, arguments: [Argument]) {
+        self.key = key
+        outputLayout = arguments.first(where: \.isOutput)?.layout ?? .plain
         var primitive: dnnl_primitive_t?
-        dnnlCheck(dnnl_primitive_create(&primitive, descriptor), "creating a primitive")
+        dnnlCheck(dnnl_primitive_create(&primitive, descriptor), "creating a primitive for \(key)")
         self.primitive = primitive!
-        self.inputs = inputs.map { arg, plain, query in
-            DNNLBoundary(argument: arg, plain: plain, chosen: dnnl_primitive_desc_query_md(descriptor, query, 0).pointee,
-                         isOutput: false, engine: runtime.engine)
+        self.arguments = arguments.map { a in
+            DNNLBoundary(argument: a.argument, given: a.given,
+                         chosen: a.query.map { dnnl_primitive_desc_query_md(descriptor, $0, 0).pointee } ?? a.given,
+                         isOutput: a.isOutput, engine: runtime.engine)
         }
-        self.output = DNNLBoundary(argument: output.0, plain: output.1,
-                                   chosen: dnnl_primitive_desc_query_md(descriptor, output.2, 0).pointee,
-                                   isOutput: true, engine: runtime.engine)
+        if var workspace = dnnl_primitive_desc_query_md(descriptor, dnnl_query_workspace_md, 0)?.pointee {
+            workspaceBytes = dnnl_memory_desc_get_size(&workspace)
+        } else {
+            workspaceBytes = 0
+        }
         var scratchpadDescriptor = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0).pointee
         scratchpadBytes = dnnl_memory_desc_get_size(&scratchpadDescriptor)
         var scratchpad: dnnl_memory_t?
@@ -151,27 +190,28 @@ final class DNNLPlan {
     }
 }
 
-/// One tensor argument of a primitive at the call boundary: the caller's plain NCHW/OIHW memory and,
-/// when the primitive chose another layout (format `any`), its own memory and the reorder between them.
+/// One tensor argument of a primitive at the call boundary: the caller's memory in its layout (plain
+/// NCHW/OIHW or blocked `nChw16c`) and, when the primitive chose another layout (format `any`), its
+/// own memory and the reorder between them.
 final class DNNLBoundary {
     let argument: Int32
-    let plain: dnnl_memory_t
+    let given: dnnl_memory_t
     let inner: dnnl_memory_t?
-    /// plain → inner for an input, inner → plain for an output.
+    /// given → inner for an input, inner → given for an output.
     let reorderPrimitive: dnnl_primitive_t?
     let isOutput: Bool
     let innerBytes: Int
 
-    init(argument: Int32, plain plainDescriptor: dnnl_memory_desc_t, chosen chosenDescriptor: dnnl_memory_desc_t,
+    init(argument: Int32, given givenDescriptor: dnnl_memory_desc_t, chosen chosenDescriptor: dnnl_memory_desc_t,
          isOutput: Bool, engine: dnnl_engine_t) {
         self.argument = argument
         self.isOutput = isOutput
-        var plainMD = plainDescriptor, chosenMD = chosenDescriptor
-        var plain: dnnl_memory_t?
-        dnnlCheck(dnnl_memory_create(&plain, &plainMD, engine, atalp_dnnl_memory_none()), "creating plain memory")
-        self.plain = plain!
+        var givenMD = givenDescriptor, chosenMD = chosenDescriptor
+        var given: dnnl_memory_t?
+        dnnlCheck(dnnl_memory_create(&given, &givenMD, engine, atalp_dnnl_memory_none()), "creating memory in the caller's layout")
+        self.given = given!
         innerBytes = dnnl_memory_desc_get_size(&chosenMD)
-        if dnnl_memory_desc_equal(&plainMD, &chosenMD) != 0 {
+        if dnnl_memory_desc_equal(&givenMD, &chosenMD) != 0 {
             inner = nil
             reorderPrimitive = nil
             return
@@ -181,9 +221,9 @@ final class DNNLBoundary {
         self.inner = inner!
         var descriptor: dnnl_primitive_desc_t?
         if isOutput {
-            dnnlCheck(dnnl_reorder_primitive_desc_create(&descriptor, &chosenMD, engine, &plainMD, engine, nil), "describing a reorder")
+            dnnlCheck(dnnl_reorder_primitive_desc_create(&descriptor, &chosenMD, engine, &givenMD, engine, nil), "describing a reorder")
         } else {
-            dnnlCheck(dnnl_reorder_primitive_desc_create(&descriptor, &plainMD, engine, &chosenMD, engine, nil), "describing a reorder")
+            dnnlCheck(dnnl_reorder_primitive_desc_create(&descriptor, &givenMD, engine, &chosenMD, engine, nil), "describing a reorder")
         }
         defer { dnnl_primitive_desc_destroy(descriptor) }
         var reorder: dnnl_primitive_t?
@@ -194,27 +234,29 @@ final class DNNLBoundary {
     deinit {
         if let reorderPrimitive { dnnl_primitive_destroy(reorderPrimitive) }
         if let inner { dnnl_memory_destroy(inner) }
-        dnnl_memory_destroy(plain)
+        dnnl_memory_destroy(given)
     }
 
     /// The memory the primitive itself reads or writes.
-    var primitiveMemory: dnnl_memory_t { inner ?? plain }
+    var primitiveMemory: dnnl_memory_t { inner ?? given }
 
-    func bindPlain(_ pointer: UnsafeMutableRawPointer) {
-        dnnlCheck(dnnl_memory_set_data_handle(plain, pointer), "binding a plain buffer")
+    func bindGiven(_ pointer: UnsafeMutableRawPointer) {
+        dnnlCheck(dnnl_memory_set_data_handle(given, pointer), "binding the caller's buffer")
     }
 
     func bindInner(_ pointer: UnsafeMutableRawPointer) {
-        dnnlCheck(dnnl_memory_set_data_handle(inner, pointer), "binding a blocked buffer")
+        dnnlCheck(dnnl_memory_set_data_handle(inner, pointer), "binding a buffer in the primitive's layout")
     }
 
     /// Converts between the two layouts in this boundary's direction; nothing when they agree.
     func reorder(_ stream: dnnl_stream_t) {
         guard let reorderPrimitive, let inner else { return }
         let arguments = isOutput
-            ? [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: inner), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: plain)]
-            : [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: plain), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: inner)]
-        dnnlCheck(dnnl_primitive_execute(reorderPrimitive, stream, 2, arguments), "reordering")
+            ? [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: inner), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: given)]
+            : [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: given), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: inner)]
+        Profiler.measure("oneDNN: boundary reorder") {
+            dnnlCheck(dnnl_primitive_execute(reorderPrimitive, stream, 2, arguments), "reordering")
+        }
     }
 }
 
@@ -252,4 +294,17 @@ func dnnlMemoryDescriptor(_ dims: [Int], _ tag: dnnl_format_tag_t) -> dnnl_memor
 @inline(__always)
 func dnnlCheck(_ status: dnnl_status_t, _ what: @autoclosure () -> String) {
     precondition(status == dnnl_success, "oneDNN: \(what()) failed (status \(status.rawValue))")
+}
+
+/// The memory descriptor of an N×C×H×W activation stored in `layout`.
+func dnnlMemoryDescriptor(_ dims: [Int], _ layout: TensorLayout) -> dnnl_memory_desc_t {
+    dnnlMemoryDescriptor(dims, layout == .plain ? dnnl_nchw : dnnl_nChw16c)
+}
+
+/// Whether a primitive's chosen layout for an N×C×H×W activation is one a `Tensor` can hold:
+/// blocked when it is exactly `nChw16c` (C a multiple of 16), else plain (reordered at the boundary).
+func dnnlTensorLayout(of chosen: dnnl_memory_desc_t, dims: [Int]) -> TensorLayout {
+    guard TensorLayout.channelBlocked16.admits(dims) else { return .plain }
+    var chosen = chosen, blocked = dnnlMemoryDescriptor(dims, .channelBlocked16)
+    return dnnl_memory_desc_equal(&chosen, &blocked) != 0 ? .channelBlocked16 : .plain
 }

@@ -2,22 +2,25 @@ import Foundation
 
 /// Elementwise arithmetic on tensors of equal shape, with scalars, and a few broadcasts that networks
 /// need (per-channel affine maps, a row vector added to every row). Memory-bound loops the compiler
-/// vectorises; no general broadcasting, so shape mistakes fail loudly.
+/// vectorises; no general broadcasting, so shape mistakes fail loudly. Maps of every element keep the
+/// tensor's layout (`TensorLayout`); those that index by position read row-major elements.
 extension Tensor {
-    /// A new tensor with `f` applied to every element.
+    /// A new tensor with `f` applied to every element, in this tensor's layout (elementwise maps never
+    /// need row-major order).
     @inlinable
     public func map(_ f: (Float) -> Float) -> Tensor {
-        withUnsafeBufferPointer { src in
-            Tensor(shape: shape) { dst in for i in 0..<src.count { dst[i] = f(src[i]) } }
+        withUnsafeStorage { src, layout in
+            Tensor(shape: shape, layout: layout) { dst in for i in 0..<src.count { dst[i] = f(src[i]) } }
         }
     }
 
-    /// A new tensor with `f(a[i], b[i])` for two tensors of the same shape.
+    /// A new tensor with `f(a[i], b[i])` for two tensors of the same shape, in `self`'s layout (`other`
+    /// is converted if its layout differs).
     @inlinable
     public func zipMap(_ other: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
         precondition(shape == other.shape, "shapes differ: \(shape) and \(other.shape)")
-        return withUnsafeBufferPointer { a in other.withUnsafeBufferPointer { b in
-            Tensor(shape: shape) { dst in for i in 0..<a.count { dst[i] = f(a[i], b[i]) } }
+        return withUnsafeStorage { a, layout in other.converted(to: layout).withUnsafeStorage { b, _ in
+            Tensor(shape: shape, layout: layout) { dst in for i in 0..<a.count { dst[i] = f(a[i], b[i]) } }
         } }
     }
 
@@ -31,19 +34,20 @@ extension Tensor {
     public static func - (a: Tensor, s: Float) -> Tensor { a.map { $0 - s } }
     public static prefix func - (a: Tensor) -> Tensor { a.map { -$0 } }
 
-    /// a += b in place (the accumulation every backward pass does); copies only if storage is shared.
+    /// a += b in place (the accumulation every backward pass does), in a's layout; copies only if
+    /// storage is shared.
     public static func += (a: inout Tensor, b: Tensor) {
         precondition(a.shape == b.shape, "shapes differ: \(a.shape) and \(b.shape)")
-        b.withUnsafeBufferPointer { src in
-            a.withUnsafeMutableBufferPointer { dst in for i in 0..<dst.count { dst[i] += src[i] } }
+        b.converted(to: a.layout).withUnsafeStorage { src, _ in
+            a.withUnsafeMutableStorage { dst, _ in for i in 0..<dst.count { dst[i] += src[i] } }
         }
     }
 
-    /// a += s·b in place.
+    /// a += s·b in place, in a's layout.
     public mutating func addScaled(_ b: Tensor, _ s: Float) {
         precondition(shape == b.shape, "shapes differ: \(shape) and \(b.shape)")
-        b.withUnsafeBufferPointer { src in
-            withUnsafeMutableBufferPointer { dst in for i in 0..<dst.count { dst[i] += s * src[i] } }
+        b.converted(to: layout).withUnsafeStorage { src, _ in
+            withUnsafeMutableStorage { dst, _ in for i in 0..<dst.count { dst[i] += s * src[i] } }
         }
     }
 
@@ -139,8 +143,8 @@ extension Tensor {
     /// max(self + other, 0), in SIMD8 (a residual connection and its ReLU in one pass).
     public func addingReLU(_ other: Tensor) -> Tensor {
         precondition(shape == other.shape, "shapes differ: \(shape) and \(other.shape)")
-        return withUnsafeBufferPointer { a in other.withUnsafeBufferPointer { b in
-            Tensor(shape: shape) { out in
+        return withUnsafeStorage { a, layout in other.converted(to: layout).withUnsafeStorage { b, _ in
+            Tensor(shape: shape, layout: layout) { out in
                 let n = out.count, zero = SIMD8<Float>()
                 var i = 0
                 while i + 8 <= n {
@@ -157,8 +161,8 @@ extension Tensor {
     /// self where `mask` > 0, else 0: the gradient through a ReLU whose output was `mask`.
     public func maskedWhereNotPositive(_ mask: Tensor) -> Tensor {
         precondition(shape == mask.shape, "shapes differ: \(shape) and \(mask.shape)")
-        return withUnsafeBufferPointer { g in mask.withUnsafeBufferPointer { m in
-            Tensor(shape: shape) { out in
+        return mask.withUnsafeStorage { m, layout in converted(to: layout).withUnsafeStorage { g, _ in
+            Tensor(shape: shape, layout: layout) { out in
                 let n = out.count, zero = SIMD8<Float>()
                 var i = 0
                 while i + 8 <= n {

@@ -33,8 +33,11 @@ struct BenchCommand: ParsableCommand {
     var peerScript: String = "benchmarks/peer_pytorch.py"
     @Option(name: .customLong("peer-layout"), help: "Memory layout of the peer: channels_last or nchw.")
     var peerLayout: String = "channels_last"
-    @Flag(help: "Print where the time of a training step and an AT+ALP step goes, per op.")
+    @Flag(help: "Print where the time of each workload asked for goes, per op.")
     var profile = false
+    @Option(name: .customLong("fma-peak"),
+            help: "The machine's single-precision FMA peak in GFLOP/s, for the convolutions' share of it (default: 233, this 2-core AVX-512 machine, as measured in issue 19).")
+    var fmaPeak: Double = 233
     @Option(help: .hidden)
     var single: String?
 
@@ -84,7 +87,7 @@ struct BenchCommand: ParsableCommand {
         }
         if profile {
             for net in networks {
-                for wl in [BenchWorkload.trainStep, .atalpStep] where workloads.contains(wl) {
+                for wl in workloads {
                     printProfile(net, wl, sgemm: sgemm)
                 }
             }
@@ -112,17 +115,22 @@ struct BenchCommand: ParsableCommand {
         let total = Date().timeIntervalSince(t0)
         Profiler.isEnabled = false
         print("\nprofile: \(net.rawValue) \(wl.rawValue), batch \(batch), \(steps) steps, \(String(format: "%.3f", total / Double(steps))) s/step")
-        var convSeconds = 0.0, convFlops = 0.0
+        var convSeconds = 0.0, convFlops = 0.0, attributed = 0.0
         for (name, e) in Profiler.report() {
+            // Conversions run inside ops (already counted there).
+            if !name.hasPrefix("layout:") && !name.hasPrefix("oneDNN:") { attributed += e.seconds }
             let rateText = e.flops > 0 ? String(format: "  %6.1f GFLOP/s (%3.0f%% of sgemm)", e.flops / e.seconds / 1e9,
                                                 100 * e.flops / e.seconds / 1e9 / sgemm) : ""
             print(String(format: "  %-22@ %6.1f%%  %8.2f ms/step  %6d calls/step", name, 100 * e.seconds / total,
                          1000 * e.seconds / Double(steps), e.calls / steps) + rateText)
             if name.hasPrefix("conv2d") { convSeconds += e.seconds; convFlops += e.flops }
         }
+        print(String(format: "  %-22@ %6.1f%%  %8.2f ms/step  (loss, optimiser, attack updates, tape)", "outside the ops",
+                     100 * (total - attributed) / total, 1000 * (total - attributed) / Double(steps)))
         if convSeconds > 0 {
-            print(String(format: "  convolutions: %.1f GFLOP/s = %.0f%% of the machine's sgemm rate", convFlops / convSeconds / 1e9,
-                         100 * convFlops / convSeconds / 1e9 / sgemm))
+            let rate = convFlops / convSeconds / 1e9
+            print(String(format: "  convolutions: %.1f GFLOP/s = %.0f%% of the machine's sgemm rate, %.0f%% of the FMA peak (%.0f GFLOP/s)",
+                         rate, 100 * rate / sgemm, 100 * rate / fmaPeak, fmaPeak))
         }
     }
 
