@@ -115,47 +115,22 @@ public struct ActivationStatistics {
         return withExtendedLifetime(tape) { attentionMap(tape.constant(groupOutput), exponent: exponent).value.reshaped([n, h, w]) }
     }
 
-    /// Runs `model` in evaluation mode, without gradients, over `data` in batches.
+    /// Runs `model` in evaluation mode, without gradients, over `data` in batches of `batchSize`
+    /// (`batch` for each, then `assembling`: a sharded run computes the batches on different ranks
+    /// and assembles them into the same statistics).
     /// - Parameters:
     ///   - masks: key-region masks N×H×W (nonzero = key) at the images' resolution, or nil.
     ///   - subset: indices of images whose input (and, with `keepActivations`, raw group outputs) are kept.
     public static func compute(_ model: any Classifier, on data: LabeledImages, source: ActivationSource, masks: [UInt8]? = nil,
                                subset: [Int] = [], keepActivations: Bool = false, exponent: Float = 2,
                                batchSize: Int = 100) -> ActivationStatistics {
-        let n = data.count, (_, _, h, w) = data.images.nchw
-        precondition(batchSize > 0 && n > 0, "nothing to analyse")
-        if let masks { precondition(masks.count == n * h * w, "masks: \(masks.count) values for \(n) images of \(h)×\(w)") }
-        precondition(subset.allSatisfy { (0..<n).contains($0) }, "subset index out of range")
-        var maps: [[Tensor]] = []
-        var predictions: [Int] = []
-        var kept: [[Tensor]] = []
-        let subsetSet = Set(subset)
-        var start = 0
-        while start < n {
-            let end = min(start + batchSize, n)
-            let out = evaluate(model, data.images.rows(start..<end))
-            predictions += out.logits.value.argmaxPerRow()
-            maps.append(out.groups.map { Self.attention(of: $0.value, exponent: exponent) })
-            if keepActivations {
-                let local = subset.filter { $0 >= start && $0 < end && subsetSet.contains($0) }.map { $0 - start }
-                if !local.isEmpty { kept.append(out.groups.map { $0.value.gatherRows(local) }) }
-            }
-            start = end
+        precondition(batchSize > 0 && data.count > 0, "nothing to analyse")
+        let batches = stride(from: 0, to: data.count, by: batchSize).map { start in
+            batch(model, images: data.images.rows(start..<min(start + batchSize, data.count)), first: start, subset: subset,
+                  keepActivations: keepActivations, exponent: exponent)
         }
-        let groups = maps[0].count
-        let attention = (0..<groups).map { j in Tensor.concatenatingRows(maps.map { $0[j] }) }
-        // Subset activations were gathered batch by batch in index order; reorder to `subset`'s order.
-        var activations: [Tensor]? = nil
-        if keepActivations && !subset.isEmpty {
-            let ascending = subset.sorted()
-            let order = subset.map { ascending.firstIndex(of: $0)! }
-            activations = (0..<groups).map { j in Tensor.concatenatingRows(kept.map { $0[j] }).gatherRows(order) }
-        }
-        let groupMasks = masks.map { m in attention.map { resizeMask(m, count: n, height: h, width: w, to: ($0.shape[1], $0.shape[2])) } }
-        return ActivationStatistics(source: source, attention: attention, groupMasks: groupMasks, masks: masks, labels: data.labels,
-                                    predictions: predictions, subsetIndices: subset,
-                                    subsetImages: subset.isEmpty ? nil : data.images.gatherRows(subset),
-                                    subsetActivations: activations, exponent: exponent, inputHeight: h, inputWidth: w)
+        return ActivationStatistics(assembling: batches, data: data, source: source, masks: masks, subset: subset,
+                                    keepActivations: keepActivations, exponent: exponent)
     }
 
     /// Key-region masks (N×H×W, nonzero = key) at a group's resolution by area averaging: each output

@@ -73,23 +73,32 @@ public struct LossLandscape {
 
     /// The landscapes of the images `indices` of `images` (N×C×H×W in [0, 1]). Image k's r2 is drawn
     /// from `SeededRandom.derived(seed:, stream: indices[k])`, so each image's directions do not depend
-    /// on which other images were chosen.
+    /// on which other images were chosen — and each grid can be computed apart (`grid(_:images:labels:index:configuration:)`,
+    /// on the ranks of an MPI job) and assembled (`init(grids:…)`).
     public static func compute(_ model: any Classifier, images: Tensor, labels: [Int], indices: [Int], defense: String,
                                configuration c: LossLandscapeConfiguration = LossLandscapeConfiguration(),
                                classNames: [String] = []) -> LossLandscape {
-        let coordinates = c.coordinates
-        let chosen = images.gatherRows(indices)
-        var grids: [Tensor] = []
-        for (k, index) in indices.enumerated() {
-            let x = chosen.rows(k..<(k + 1))
-            var rng = SeededRandom.derived(seed: c.seed, stream: UInt64(index))
-            grids.append(grid(model, image: x, label: labels[index], r2: Tensor.rademacher(shape: x.shape, using: &rng),
-                              coordinates: coordinates, batchSize: c.batchSize))
-        }
-        let side = coordinates.count
-        return LossLandscape(defense: defense, configuration: c, a: coordinates, b: coordinates,
-                             loss: Tensor.concatenatingRows(grids.map { $0.reshaped([1, side, side]) }), images: chosen,
-                             labels: indices.map { labels[$0] }, indices: indices, classNames: classNames)
+        LossLandscape(grids: indices.map { grid(model, images: images, labels: labels, index: $0, configuration: c) }, images: images,
+                      labels: labels, indices: indices, defense: defense, configuration: c, classNames: classNames)
+    }
+
+    /// The A×B grid of image `index` of `images` alone: r2 drawn from the stream keyed by `index`.
+    public static func grid(_ model: any Classifier, images: Tensor, labels: [Int], index: Int,
+                            configuration c: LossLandscapeConfiguration) -> Tensor {
+        let x = images.rows(index..<index + 1)
+        var rng = SeededRandom.derived(seed: c.seed, stream: UInt64(index))
+        return grid(model, image: x, label: labels[index], r2: Tensor.rademacher(shape: x.shape, using: &rng),
+                    coordinates: c.coordinates, batchSize: c.batchSize)
+    }
+
+    /// The landscapes of the images `indices` of `images` from their grids (A×B each, in `indices`' order).
+    public init(grids: [Tensor], images: Tensor, labels: [Int], indices: [Int], defense: String, configuration c: LossLandscapeConfiguration,
+                classNames: [String] = []) {
+        precondition(grids.count == indices.count, "\(grids.count) grids for \(indices.count) images")
+        let coordinates = c.coordinates, side = coordinates.count
+        self.init(defense: defense, configuration: c, a: coordinates, b: coordinates,
+                  loss: Tensor.concatenatingRows(grids.map { $0.reshaped([1, side, side]) }), images: images.gatherRows(indices),
+                  labels: indices.map { labels[$0] }, indices: indices, classNames: classNames)
     }
 
     /// r1 = sign(∇x CE(f(x), y)) for one image (1×C×H×W), from an input-only tape.

@@ -32,7 +32,8 @@ public enum MPIRuntime {
         var provided: Int32 = 0
         var argc = CommandLine.argc
         var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        guard MPI_Init_thread(&argc, &argv, atalp_mpi_thread_serialized(), &provided) == atalp_mpi_success() else {
+        let initialised = RankTimeline.span("MPI_Init") { MPI_Init_thread(&argc, &argv, atalp_mpi_thread_serialized(), &provided) }
+        guard initialised == atalp_mpi_success() else {
             FileHandle.standardError.write(Data("atalp: MPI_Init_thread failed; running as one process\n".utf8))
             return .single
         }

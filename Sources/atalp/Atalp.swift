@@ -14,6 +14,7 @@ struct Atalp: ParsableCommand {
 
     static func main() {
         OpenMPWaitPolicy.restartPassiveIfNeeded()
+        RankTimeline.begin()
         // Under MPI with several ranks, a rank that fails must end the job: the others would wait in
         // their next collective forever. One process exits as ArgumentParser always has.
         guard MPIRuntime.isLaunched else { return main(nil) }

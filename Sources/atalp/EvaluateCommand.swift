@@ -1,7 +1,9 @@
 import ArgumentParser
+import Cluster
 import Data
 import Foundation
 import NN
+import Pipeline
 import Robustness
 import Store
 import Tensors
@@ -11,6 +13,10 @@ import Tensors
 /// checkpoint (`--source`: gray- or black-box PGD), or on images given in a file (`--adversarial`) —
 /// with the gradient-masking checks. `--json` prints one object a row, per-example outcomes included,
 /// which the conformance suite (benchmarks/conformance) compares with PyTorch and torchattacks.
+/// Under `mpirun` the ranks share each attack's batches (`BatchShards`: each batch attacked as one
+/// process attacks it, its draws keyed by its index) and rank 0 scores and prints: the same numbers
+/// and images for any number of ranks. A randomised attacker, whose noise is one stream across
+/// batches, is attacked by rank 0 alone.
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
@@ -93,8 +99,12 @@ struct EvaluateCommand: ParsableCommand {
         }
         if let testLimit { test = test.slice(0..<min(testLimit, test.count)) }
         let draws = inferenceDraws ?? defense.inferenceDraws
-        let clean = evaluatePerExample(model, on: test, draws: draws, seed: seed, batchSize: batchSize)
-        if !json {
+        let world = Communicator.world
+        // The other ranks only attack their share of the batches (`attackRow`); rank 0 scores and prints.
+        let clean = world.isLeader ? evaluatePerExample(model, on: test, draws: draws, seed: seed, batchSize: batchSize)
+                                   : (accuracy: 0, perExample: [])
+        if let adversarial, !world.isLeader { _ = adversarial; return }
+        if !json && world.isLeader {
             print(String(format: "%@ (%@, defense %@): clean accuracy %.2f%% on %d test images", checkpoint, architecture.name,
                          defense.displayName, 100 * clean.accuracy, test.count))
         }
@@ -111,8 +121,8 @@ struct EvaluateCommand: ParsableCommand {
             // Each ε attacks a freshly loaded attacker, as the pipeline's generate stages do (one per ε), so that
             // a randomised attacker's draws start where theirs do and the numbers agree.
             let attacker = try load(source ?? checkpoint, images.test)
-            let row = try attackRow(model: model, attacker: attacker, data: test, epsilon: eps, draws: draws,
-                                    clean: clean.accuracy, save: eps == epsilon.last ? saveAdversarial : nil)
+            guard let row = try attackRow(model: model, attacker: attacker, data: test, epsilon: eps, draws: draws,
+                                          clean: clean.accuracy, save: eps == epsilon.last ? saveAdversarial : nil) else { continue }
             emit(row)
             if row.threatModel == ThreatModel.whiteBox.rawValue && [.pgd, .fgsm].contains(attack) {
                 evaluations.append(AttackEvaluation(threatModel: .whiteBox, epsilon: eps, stepSize: attack == .fgsm ? eps : stepSize ?? PGDConfiguration.defaultStepSize(epsilon: eps, iterations: iterations.max()!),
@@ -121,7 +131,7 @@ struct EvaluateCommand: ParsableCommand {
                                                     cleanAccuracy: clean.accuracy, examples: test.count))
             }
         }
-        guard source == nil, attack == .pgd else { return }
+        guard world.isLeader, source == nil, attack == .pgd else { return }
         var large: AttackEvaluation? = nil
         if largeEpsilonCheck {
             large = evaluatePGD(target: model, source: model, threatModel: .whiteBox, data: test,
@@ -152,9 +162,10 @@ struct EvaluateCommand: ParsableCommand {
         return try ModelCheckpoint.load(stateDict: path, architecture: configuration, defense: try defenseOptions.decode(command: "atalp evaluate"))
     }
 
-    /// One attack at one ε over the test set, in batches.
+    /// One attack at one ε over the test set, in batches (under MPI each rank attacks its share of
+    /// them; nil on every rank but 0, which scores the gathered images).
     private func attackRow(model: any Classifier, attacker loaded: ModelCheckpoint, data: LabeledImages,
-                           epsilon eps: Float, draws: Int, clean: Float, save: String?) throws -> Row {
+                           epsilon eps: Float, draws: Int, clean: Float, save: String?) throws -> Row? {
         let counts = Array(Set(attack == .fgsm ? [1] : iterations)).sorted()
         let attacker = loaded.model, attackerDefense = loaded.defense
         let rule = TransferRule(rawValue: transferRule)!
@@ -162,37 +173,50 @@ struct EvaluateCommand: ParsableCommand {
             ? PGDConfiguration.fgsm(epsilon: eps)
             : PGDConfiguration(epsilon: eps, stepSize: stepSize, iterations: counts.last!, randomStart: !noRandomStart,
                                restarts: restarts))
-        // Per recorded count: the images each example is scored on (white-box evidence or the transfer set).
-        var scoredImages: [Int: [Tensor]] = [:], transferImages: [Int: [Tensor]] = [:]
-        var start = 0, batchIndex: UInt64 = 0
-        let bar = json ? nil : ProgressBar(label: String(format: "%@ ε=%g", attack.rawValue, eps))
-        while start < data.count {
-            let end = min(start + batchSize, data.count)
-            let x = data.images.rows(start..<end), labels = Array(data.labels[start..<end])
-            var rng = SeededRandom.derived(seed: seed, stream: batchIndex)
+        // Per batch and recorded count: the images each example is scored on (white-box evidence or the
+        // transfer set), and the transfer set.
+        let world = Communicator.world
+        let randomized = attacker is any RandomizedClassifier
+        if world.isDistributed && randomized && !world.isLeader { return nil }
+        let communicator = randomized ? Communicator.single : world
+        let shards = BatchShards(count: data.count, batchSize: batchSize)
+        let mine = shards.examples(ofBatches: shards.batches(rank: communicator.rank, of: communicator.size)).count
+        var done = 0
+        let bar = json || !world.isLeader ? nil : ProgressBar(label: String(format: "%@ ε=%g", attack.rawValue, eps))
+        let batches = communicator.gatherBatches(shards, compute: { b -> BatchImages in
+            let range = shards.examples(ofBatch: b)
+            let x = data.images.rows(range), labels = Array(data.labels[range])
+            var rng = SeededRandom.derived(seed: seed, stream: UInt64(b))
+            var out = BatchImages()
             switch attack {
             case .pgd, .fgsm:
                 let r = PGD.attack(attacker, images: x, labels: labels, configuration: pgd, rng: &rng, recordingAfter: counts, transferRule: rule)
                 for k in counts {
-                    scoredImages[k, default: []].append(source == nil ? r.whiteBoxAfter[k]! : r.transferAfter[k]!)
-                    transferImages[k, default: []].append(r.transferAfter[k]!)
+                    out.scored[k] = source == nil ? r.whiteBoxAfter[k]! : r.transferAfter[k]!
+                    out.transfer[k] = r.transferAfter[k]!
                 }
             case .apgdCE, .apgdDLR, .apgdT:
                 let loss: APGDConfiguration.Loss = attack == .apgdCE ? .crossEntropy : attack == .apgdDLR ? .dlr : .targetedDLR(targets: targets)
                 let r = APGD.attack(attacker, images: x, labels: labels,
                                     configuration: APGDConfiguration(epsilon: eps, iterations: counts.last!, restarts: restarts, loss: loss,
                                                                      gradientSamples: pgd.gradientSamples), rng: &rng)
-                scoredImages[counts.last!, default: []].append(r.adversarial)
+                out.scored[counts.last!] = r.adversarial
             case .square:
                 let r = SquareAttack.attack(attacker, images: x, labels: labels,
                                             configuration: SquareAttackConfiguration(epsilon: eps, queries: counts.last!), rng: &rng)
-                scoredImages[counts.last!, default: []].append(r.adversarial)
+                out.scored[counts.last!] = r.adversarial
             }
-            start = end
-            batchIndex += 1
-            bar?.update(start, data.count)
-        }
+            done += range.count
+            bar?.update(done, mine)
+            return out
+        }, encode: { $0.encode(into: &$1) }, decode: { BatchImages(from: &$0) })
         bar?.finish()
+        guard let batches else { return nil }
+        var scoredImages: [Int: [Tensor]] = [:], transferImages: [Int: [Tensor]] = [:]
+        for batch in batches {
+            for (k, t) in batch.scored { scoredImages[k, default: []].append(t) }
+            for (k, t) in batch.transfer { transferImages[k, default: []].append(t) }
+        }
         let recorded = scoredImages.keys.sorted()
         var accuracies: [Float] = [], correct: [Float] = []
         for k in recorded {
@@ -215,6 +239,32 @@ struct EvaluateCommand: ParsableCommand {
         }
         return Row(attack: attack.rawValue, threatModel: source == nil ? ThreatModel.whiteBox.rawValue : threatModel, epsilon: eps,
                    iterations: recorded, accuracies: accuracies, cleanAccuracy: clean, examples: data.count, correct: correct)
+    }
+
+    /// One attacked batch, per recorded count: the images scored and (PGD, FGSM) the transfer set.
+    /// What a rank sends rank 0.
+    struct BatchImages {
+        var scored: [Int: Tensor] = [:]
+        var transfer: [Int: Tensor] = [:]
+
+        init() {}
+
+        func encode(into p: inout Payload) {
+            for images in [scored, transfer] {
+                p.append(images.count)
+                for (k, t) in images.sorted(by: { $0.key < $1.key }) { p.append(k); p.append(tensor: t) }
+            }
+        }
+
+        init(from p: inout Payload) {
+            func images() -> [Int: Tensor] {
+                var out: [Int: Tensor] = [:]
+                for _ in 0..<p.int() { let k = p.int(); out[k] = p.tensor() }
+                return out
+            }
+            scored = images()
+            transfer = images()
+        }
     }
 
     /// One line of output.

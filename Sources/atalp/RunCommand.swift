@@ -67,9 +67,9 @@ struct RunCommand: ParsableCommand {
         options.trainingRanks = trainingRanks
         let leader = options.communicator.isLeader
         // Rank 0 creates (and repairs) the store before the other ranks open it.
-        let opened = world.isLeader ? try store.open(create: !dryRun, repairs: !dryRun) : nil
-        world.barrier()
-        let store = try opened ?? store.open(create: false, repairs: false)
+        let opened = try RankTimeline.span("open store") { world.isLeader ? try self.store.open(create: !dryRun, repairs: !dryRun) : nil }
+        RankTimeline.span("wait: store opened") { world.barrier() }
+        let store = try RankTimeline.span("open store") { try opened ?? self.store.open(create: false, repairs: false) }
         let runner = try PipelineRunner(definition: definition, store: store, options: options, progress: ProgressDisplay(quiet: !leader))
         let states = try runner.run()
         guard world.isLeader else { return }

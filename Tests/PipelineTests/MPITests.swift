@@ -8,8 +8,8 @@ import Tensors
 
 /// atalp under `mpirun -np 2` (Open MPI, loopback only, oversubscribed: the test machine may have
 /// fewer cores than ranks): synchronised batch norm makes a 2-rank training step what one process
-/// computes on the whole batch; attacks and evaluation sharded over 2 ranks are the same bytes as one
-/// process's on the same checkpoints; a rank killed mid-training leaves the store intact and the
+/// computes on the whole batch; attacks, evaluation and analysis sharded over 2 ranks are the same
+/// bytes as one process's on the same checkpoints; a rank killed mid-training leaves the store intact and the
 /// rerun resumes. Skipped where mpirun or the dataset is missing.
 final class MPITests: XCTestCase {
     static let pipeline = """
@@ -115,19 +115,33 @@ final class MPITests: XCTestCase {
         XCTAssertGreaterThan(perRank, 1e-3, "local batch norm should differ from one process (else the comparison proves nothing)")
     }
 
-    /// The pipeline trained by 2 ranks; its attack sets and evaluations made by 2 ranks (3 batches of
-    /// ≤ 16 examples: 2 on rank 0, 1 on rank 1) and again by one process on the same checkpoints
-    /// (`--training-ranks 2`, in a copy of the store without them) have the same artifact ids: the
-    /// same bytes.
-    func testShardedAttacksAndEvaluationAreBitIdentical() throws {
+    /// An analysis of the pipeline's model: 3 batches of ≤ 16 images per set (2 on rank 0, 1 on rank 1),
+    /// figure images on both ranks' batches (out of order, their activations kept), and two landscape
+    /// images (one per rank).
+    static let analysis = """
+        analyses:
+          - {name: act, kind: activations, parameters: {attack: pgd, batch_size: 16, figure_images: [33, 1], keep_activations: true,
+             landscape_images: [0, 35], landscape_steps: 5}}
+
+        """
+
+    /// The pipeline trained by 2 ranks; its attack sets, evaluations and analyses made by 2 ranks (3
+    /// batches of ≤ 16 examples: 2 on rank 0, 1 on rank 1) and again by one process on the same
+    /// checkpoints (`--training-ranks 2`, in a copy of the store without them) have the same artifact
+    /// ids: the same bytes. A second model injects noise (RAT): its sets, evaluation and analysis,
+    /// which draw one stream across batches, are the leader's alone and the same bytes too.
+    func testShardedAttacksEvaluationAndAnalysisAreBitIdentical() throws {
         try skipUnlessReady()
         let dir = TemporaryDirectory()
-        let file = dir.write("mpi.yaml", Self.pipeline)
+        let rat = "  - {name: rat, architecture: resnet8, widths: [4, 8, 8], defense: {kind: rat, noise_distribution: gaussian, noise_scale: 0.1}}\n"
+        let file = dir.write("mpi.yaml", Self.pipeline.replacingOccurrences(of: "attacks:\n", with: rat + "attacks:\n") + Self.analysis)
         let two = "\(dir.path)/two", one = "\(dir.path)/one"
-        try run(["run", file, "--store", two], mpi: true, log: "\(dir.path)/two.log")
+        let twoLog = try run(["run", file, "--store", two], mpi: true, log: "\(dir.path)/two.log")
+        XCTAssertTrue(twoLog.contains("▶ analyze:act:pat (2 ranks)"), "the analysis should be sharded:\n\(twoLog)")
+        XCTAssertTrue(twoLog.contains("▶ analyze:act:rat (2 ranks)"), twoLog)
         // The copy keeps ingest, preprocess and training; attacks, evaluations and the report are recomputed.
         try FileManager.default.copyItem(atPath: two, toPath: one)
-        let shared: Set<String> = ["adversarial-generate", "evaluate"]
+        let shared: Set<String> = ["adversarial-generate", "evaluate", "analyze"]
         let copied = try ArtifactStore(root: one, create: false)
         for record in try copied.runRecords() where shared.contains(record.stage) || record.stage == "report" {
             try FileManager.default.removeItem(atPath: "\(one)/runs/\(record.key.hex.prefix(2))/\(record.key.hex).json")
@@ -137,7 +151,9 @@ final class MPITests: XCTestCase {
 
         let byTwo = try ArtifactStore(root: two, create: false).runRecords().filter { shared.contains($0.stage) }
         let byOne = try ArtifactStore(root: one, create: false).runRecords().filter { shared.contains($0.stage) }
-        XCTAssertEqual(byTwo.count, 3, "2 attack sets (white-box; gray-box from the copy) and 1 evaluation")
+        XCTAssertEqual(byTwo.count, 8, "per model 2 attack sets (white-box; gray-box from the copy), 1 evaluation, 1 analysis")
+        let analysis = try XCTUnwrap(byTwo.first { $0.stage == "analyze" && $0.info["name"] == "analyze:act:pat" })
+        XCTAssertEqual(Set(analysis.outputs.keys), ["clean", "white-box@0.1", "gray-box@0.1", "landscape"])
         XCTAssertEqual(Set(byTwo.map(\.key)), Set(byOne.map(\.key)), "the same stages, the same keys for any number of ranks")
         for record in byTwo {
             let other = try XCTUnwrap(byOne.first { $0.key == record.key })
@@ -150,6 +166,28 @@ final class MPITests: XCTestCase {
         XCTAssertTrue(training.parametersJSON.contains("\"distributed.ranks\":2"), training.parametersJSON)
         XCTAssertTrue(training.parametersJSON.contains("\"distributed.batch_norm\":\"sync\""), training.parametersJSON)
         XCTAssertEqual(training.info["ranks"], "2")
+    }
+
+    /// `atalp evaluate` on 2 ranks (3 batches of ≤ 16 images: 2 on rank 0, 1 on rank 1) prints what
+    /// one process prints — every accuracy and every example's outcome, once — for white-box PGD and
+    /// a transfer from another checkpoint.
+    func testShardedEvaluateCommandMatchesOneProcess() throws {
+        try skipUnlessReady()
+        let dir = TemporaryDirectory()
+        let train = ["train", "--model", "resnet8", "--epochs", "1", "--batch-size", "32", "--train-limit", "64", "--test-limit", "8"]
+        let (target, source) = ("\(dir.path)/target.h5", "\(dir.path)/source.h5")
+        try run(train + ["--seed", "1", "--output", target], mpi: false, log: "\(dir.path)/train1.log")
+        try run(train + ["--seed", "2", "--output", source], mpi: false, log: "\(dir.path)/train2.log")
+        func rows(_ arguments: [String], mpi: Bool, _ name: String) throws -> [String] {
+            let log = try run(["evaluate", target, "--test-limit", "40", "--batch-size", "16", "--epsilon", "0.1", "--iterations", "1", "3",
+                               "--json"] + arguments, mpi: mpi, log: "\(dir.path)/\(name).log")
+            return log.split(separator: "\n").filter { $0.hasPrefix("{") }.map(String.init)
+        }
+        for (name, arguments) in [("white-box", [String]()), ("transfer", ["--source", source])] {
+            let one = try rows(arguments, mpi: false, "\(name)-one"), two = try rows(arguments, mpi: true, "\(name)-two")
+            XCTAssertEqual(one.count, 1, "\(name): one row (one ε)")
+            XCTAssertEqual(two, one, "\(name): 2 ranks and 1 process print different rows")
+        }
     }
 
     /// SIGKILL to rank 1 in the middle of 2-rank training (validated after each epoch, sharded over the

@@ -53,6 +53,10 @@ public struct ActivationAnalysisSpec: Sendable {
     public var attentionExponent = 2.0
     /// `best` or `last` checkpoint of each model.
     public var checkpoint = "best"
+    /// Images per forward pass (default `defaultBatchSize`). The batch is also the unit an MPI job
+    /// shards the images by (as attacks shard theirs), so it caps the ranks one set keeps busy.
+    public var batchSize: Int?
+    public static let defaultBatchSize = 100
 
     init(_ f: YAMLFields?) throws {
         guard let f else { return }
@@ -74,6 +78,8 @@ public struct ActivationAnalysisSpec: Sendable {
         keepActivations = try f.bool("keep_activations") ?? false
         attentionExponent = try f.double("attention_exponent") ?? 2
         checkpoint = try f.choice("checkpoint", ["best": "best", "last": "last"]) ?? "best"
+        batchSize = try f.int("batch_size")
+        if let v = batchSize, v < 1 { throw f.error("batch_size", "must be at least 1") }
         try f.finish()
     }
 
@@ -84,6 +90,8 @@ public struct ActivationAnalysisSpec: Sendable {
                  "landscape_images": .array(landscapeImages.map { .int(Int64($0)) }),
                  "landscape_radius": landscapeRadius.map { .double($0) } ?? .null, "landscape_steps": .int(Int64(landscapeSteps)),
                  "keep_activations": .bool(keepActivations), "attention_exponent": .double(attentionExponent),
-                 "checkpoint": .string(checkpoint)])
+                 "checkpoint": .string(checkpoint)]
+                // Only when given, so that analyses made before the option existed keep their keys.
+                .merging(batchSize.map { ["batch_size": .int(Int64($0))] } ?? [:]) { $1 })
     }
 }

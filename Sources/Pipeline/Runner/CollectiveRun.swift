@@ -8,13 +8,13 @@ import Store
 /// (`ArtifactStore.run`), so another job, or another group of this one, never computes the same
 /// stage at the same time; it tells the other ranks whether the stage is to be computed, and once it
 /// has put the outputs and recorded the run, their ids. The other ranks compute with it when the
-/// stage is one that divides its work (`collectiveStages`: training, data-parallel; attacks and
-/// evaluation, sharded by batch) and otherwise wait for the ids. A rank that fails makes the CLI end
+/// stage is one that divides its work (`collectiveStages`: training, data-parallel; attacks,
+/// evaluation and analysis, sharded by batch) and otherwise wait for the ids. A rank that fails makes the CLI end
 /// the whole job (`Communicator.abort`): the others would wait forever in their next collective,
 /// and the store, whose writes are atomic, is left as a killed process leaves it.
 extension PipelineRunner {
     /// Stage kinds whose computation every rank takes part in.
-    static let collectiveStages: Set<String> = ["train", "adversarial-generate", "evaluate"]
+    static let collectiveStages: Set<String> = ["train", "adversarial-generate", "evaluate", "analyze"]
 
     private static let compute: [UInt8] = [1], reuse: [UInt8] = [0], busy: [UInt8] = [2]
 
@@ -24,20 +24,25 @@ extension PipelineRunner {
         let communicator = options.communicator
         let shares = Self.collectiveStages.contains(node.stage)
         guard communicator.isLeader else {
-            let decision = communicator.broadcast([])
+            let decision = RankTimeline.span("wait: leader looks up \(node.name)") { communicator.broadcast([]) }
             if decision == Self.busy { return nil }
-            if decision == Self.compute && shares { _ = try node.compute(run) }
-            return (Self.decode(communicator.broadcast([])), decision == Self.compute)
+            if decision == Self.compute && shares { _ = try RankTimeline.span("stage \(node.name)") { try node.compute(run) } }
+            let outputs = RankTimeline.span("wait: leader records \(node.name)") { communicator.broadcast([]) }
+            return (Self.decode(outputs), decision == Self.compute)
         }
         var announced = false
         let result: RunResult
+        let lookup = RankTimeline.now
+        var recorded = lookup
         do {
             result = try store.run(spec, info: info, timeout: timeout) {
+            RankTimeline.record("look up \(node.name)", since: lookup)
             _ = communicator.broadcast(Self.compute)
             announced = true
             progress.line("▶ \(node.name)" + (shares ? " (\(communicator.size) ranks)" : ""))
             let (before, started) = (communicator.communicationSeconds, Date())
-            let outputs = try node.compute(run)
+            let outputs = try RankTimeline.span("stage \(node.name)") { try node.compute(run) }
+            recorded = RankTimeline.now
             if shares {
                 progress.line(String(format: "%@: %.2f s of %.2f s in MPI on rank 0 (gathering, waiting for the other ranks)", node.name,
                                      communicator.communicationSeconds - before, Date().timeIntervalSince(started)))
@@ -48,7 +53,10 @@ extension PipelineRunner {
             _ = communicator.broadcast(Self.busy)
             return nil
         }
-        if !announced { _ = communicator.broadcast(Self.reuse) }
+        if announced { RankTimeline.record("record run \(node.name)", since: recorded) } else {
+            RankTimeline.record("look up \(node.name)", since: lookup)
+            _ = communicator.broadcast(Self.reuse)
+        }
         _ = communicator.broadcast(Self.encode(result.outputs))
         return (result.outputs, result.computed)
     }
@@ -73,7 +81,7 @@ extension PipelineRunner {
     /// The node as this run keys it: a training stage run by N > 1 ranks carries N and the batch-norm
     /// mode in its key (`distributed.ranks`, `distributed.batch_norm`): its weights depend on them
     /// (the order of the gradient sums; per-rank statistics with local batch norm). One process keys
-    /// as before. Attacks and evaluation are the same bytes for any N and carry nothing.
+    /// as before. Attacks, evaluation and analysis are the same bytes for any N and carry nothing.
     /// `RunOptions.trainingRanks` keys training as run on another number of ranks (to reuse it).
     func keyed(_ node: StageNode) -> StageNode {
         let ranks = options.trainingRanks ?? options.communicator.size

@@ -127,7 +127,7 @@ public final class PipelineRunner: @unchecked Sendable {
                 do {
                     attempt = try store.run(spec, info: info, timeout: timeout) {
                         progress.line("▶ \(node.name)")
-                        return try node.compute(run)
+                        return try RankTimeline.span("stage \(node.name)") { try node.compute(run) }
                     }.asTuple
                 } catch StoreError.lockTimeout where claim { attempt = nil }
             }

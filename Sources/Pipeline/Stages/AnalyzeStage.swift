@@ -1,4 +1,5 @@
 import Analysis
+import Cluster
 import Foundation
 import NN
 import Robustness
@@ -18,7 +19,9 @@ import Tensors
 /// Layouts: `ActivationStatistics` and `LossLandscape` (module Analysis). Randomised defenses: a
 /// noise-injecting model is analysed with its noise (reseeded, so the artifact is reproducible); a
 /// random resize-and-pad model through its network alone, since its random geometry would misalign
-/// the maps with the key-region masks.
+/// the maps with the key-region masks. Under MPI every rank takes part: the images of each set are
+/// sharded by batch (`batch_size`), the landscape by image, and the artifacts are the same bytes for
+/// any number of ranks.
 enum AnalyzeStage {
     static let version = 1
 
@@ -37,19 +40,37 @@ enum AnalyzeStage {
     }
 
     static func run(_ spec: ActivationAnalysisSpec, model m: ModelSpec, attack: AttackSpec?, _ run: StageRun) throws -> [String: ArtifactID] {
-        let data = try run.cache.dataset(try run.input("data"), in: run.store)
+        let data = try RankTimeline.span("load data") { try run.cache.dataset(try run.input("data"), in: run.store) }
         let test = data.test.prefix(spec.examples ?? attack?.examples ?? 200)
-        let model = analysedNetwork(try ModelCheckpoint.load(try run.input("model"), in: run.store).model)
+        let model = analysedNetwork(try RankTimeline.span("load model") { try ModelCheckpoint.load(try run.input("model"), in: run.store).model })
         let classes = data.test.classNames
         var outputs: [String: ArtifactID] = [:]
         let figureSets = spec.figureSets ?? defaultFigureSets(attack)
+        // Under MPI the images of each set are sharded by batch and the landscape by image, as attacks
+        // shard theirs (`BatchShards`): each batch's forward pass, and each image's landscape with its
+        // draws keyed by the image's index, is what one process computes, and the leader assembles them
+        // in order — the same bytes for any N. A noise-injecting model draws one stream across all
+        // batches, so the leader analyses it alone.
+        let randomized = model is any RandomizedClassifier
+        if run.communicator.isDistributed && randomized && !run.isLeader { return [:] }
+        let communicator = randomized ? Communicator.single : run.communicator
+        let batchSize = spec.batchSize ?? ActivationAnalysisSpec.defaultBatchSize
 
         func analyse(_ images: LabeledImages, _ source: ActivationSource, role: String) throws {
             (model as? RandomizedClassifier)?.reseed(0)
-            let stats = ActivationStatistics.compute(model, on: images, source: source, masks: test.masks,
-                                                     subset: figureSets.contains(role) ? spec.figureImages : [],
-                                                     keepActivations: spec.keepActivations, exponent: Float(spec.attentionExponent))
-            outputs[role] = try stats.put(in: run.store, metadata: run.metadata(kind: ActivationStatistics.kind))
+            let subset = figureSets.contains(role) ? spec.figureImages : []
+            let shards = BatchShards(count: images.count, batchSize: batchSize)
+            let batches = communicator.gatherBatches(shards, compute: { b in
+                let range = shards.examples(ofBatch: b)
+                return RankTimeline.span("analysis batch", index: b) {
+                    ActivationStatistics.batch(model, images: images.images.rows(range), first: range.lowerBound, subset: subset,
+                                               keepActivations: spec.keepActivations, exponent: Float(spec.attentionExponent))
+                }
+            }, encode: { $0.encode(into: &$1) }, decode: { ActivationStatistics.Batch(from: &$0) })
+            guard let batches else { return }   // not the leader: it writes
+            let stats = ActivationStatistics(assembling: batches, data: images, source: source, masks: test.masks, subset: subset,
+                                             keepActivations: spec.keepActivations, exponent: Float(spec.attentionExponent))
+            outputs[role] = try RankTimeline.span("write \(role)") { try stats.put(in: run.store, metadata: run.metadata(kind: ActivationStatistics.kind)) }
             let correct = zip(stats.predictions, stats.labels).filter { $0 == $1 }.count
             let ratios = KeyRegionStatistics.row(stats).map { ", key-region ratio per group " + $0.ratio.map { String(format: "%.2f", $0) }.joined(separator: " ") } ?? ""
             run.progress.line(String(format: "%@: %@: accuracy %.1f%%", run.node, role, 100 * Double(correct) / Double(max(stats.count, 1))) + ratios)
@@ -68,9 +89,16 @@ enum AnalyzeStage {
         (model as? RandomizedClassifier)?.reseed(0)
         let radius = spec.landscapeRadius ?? attack?.epsilons.max() ?? 0.25
         let clean = test.labeled
-        let landscape = LossLandscape.compute(model, images: clean.images, labels: clean.labels, indices: spec.landscapeImages, defense: m.label,
-                                              configuration: LossLandscapeConfiguration(radius: Float(radius), steps: spec.landscapeSteps),
-                                              classNames: classes)
+        let configuration = LossLandscapeConfiguration(radius: Float(radius), steps: spec.landscapeSteps)
+        let indices = spec.landscapeImages
+        let grids = communicator.gatherBatches(BatchShards(count: indices.count, batchSize: 1), compute: { k in
+            RankTimeline.span("landscape image", index: k) {
+                LossLandscape.grid(model, images: clean.images, labels: clean.labels, index: indices[k], configuration: configuration)
+            }
+        }, encode: { $1.append(tensor: $0) }, decode: { $0.tensor() })
+        guard let grids else { return [:] }
+        let landscape = LossLandscape(grids: grids, images: clean.images, labels: clean.labels, indices: indices, defense: m.label,
+                                      configuration: configuration, classNames: classes)
         outputs["landscape"] = try landscape.put(in: run.store, metadata: run.metadata(kind: LossLandscape.kind))
         return outputs
     }
@@ -87,4 +115,21 @@ enum AnalyzeStage {
         (model as? RandomResizePadding)?.base ?? model
     }
 
+}
+
+/// What a rank sends the leader for one analysed batch.
+extension ActivationStatistics.Batch {
+    func encode(into p: inout Payload) {
+        p.append(attention.count)
+        for t in attention { p.append(tensor: t) }
+        p.append(ints: predictions)
+        p.append(kept.count)
+        for t in kept { p.append(tensor: t) }
+    }
+
+    init(from p: inout Payload) {
+        let attention = (0..<p.int()).map { _ in p.tensor() }
+        let predictions = p.ints()
+        self.init(attention: attention, predictions: predictions, kept: (0..<p.int()).map { _ in p.tensor() })
+    }
 }

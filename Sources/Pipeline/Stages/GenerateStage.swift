@@ -43,9 +43,9 @@ enum GenerateStage {
     }
 
     static func run(_ attack: AttackSpec, epsilon: Double, batchSize: Int, _ run: StageRun) throws -> [String: ArtifactID] {
-        let data = try run.cache.dataset(try run.input("data"), in: run.store)
+        let data = try RankTimeline.span("load data") { try run.cache.dataset(try run.input("data"), in: run.store) }
         let test = data.test.prefix(attack.examples).labeled
-        let loaded = try ModelCheckpoint.load(try run.input("source"), in: run.store)
+        let loaded = try RankTimeline.span("load model") { try ModelCheckpoint.load(try run.input("source"), in: run.store) }
         let (source, sourceDefense) = (loaded.model, loaded.defense)
         // Randomised sources are attacked with expectation over transformation (EOT) unless the attack opts out.
         let plain = attack.configuration(epsilon: epsilon)
@@ -57,13 +57,21 @@ enum GenerateStage {
         }
         // Each batch is attacked as one process attacks it (its stream keyed by the batch index); under
         // MPI the ranks take contiguous blocks of batches and the leader combines them in batch order.
+        // A randomised source (RAT, Randomization) draws its noise from one stream of its own across
+        // all batches, which no rank but the first could start where one process has it: the leader
+        // attacks it alone, so that its set too is the same bytes for any N.
+        let randomized = source is any RandomizedClassifier
+        if run.communicator.isDistributed && randomized && !run.isLeader { return [:] }
+        let communicator = randomized ? Communicator.single : run.communicator
         let shards = BatchShards(count: test.count, batchSize: batchSize)
         let started = Date()
         var done = 0
-        let attacked = try run.communicator.gatherBatches(shards, compute: { b -> BatchOutcome in
+        let attacked = try communicator.gatherBatches(shards, compute: { b -> BatchOutcome in
             let range = shards.examples(ofBatch: b)
             let x = test.images.rows(range), labels = Array(test.labels[range])
             var rng = SeededRandom.derived(seed: attack.seed, stream: UInt64(b))
+            let batchStart = RankTimeline.now
+            defer { RankTimeline.record("attack batch", index: b, since: batchStart) }
             let result = generator(source, x, labels, configuration, counts, &rng)
             var outcome = BatchOutcome(examples: range.count, stages: result.stages)
             for k in counts {
@@ -79,8 +87,8 @@ enum GenerateStage {
                 }
             }
             done += range.count
-            run.progress.counting(run.node, done: done, total: shards.examples(ofBatches: shards.batches(rank: run.communicator.rank,
-                                                                                                       of: run.communicator.size)).count,
+            run.progress.counting(run.node, done: done, total: shards.examples(ofBatches: shards.batches(rank: communicator.rank,
+                                                                                                       of: communicator.size)).count,
                                   unit: "images", started: started)
             return outcome
         }, encode: { $0.encode(into: &$1) }, decode: { try BatchOutcome(from: &$0, counts: counts.count) })
@@ -105,7 +113,7 @@ enum GenerateStage {
         let whiteBox = whiteBoxPerCount.allSatisfy(\.isEmpty) ? nil : Tensor.concatenatingRows(whiteBoxPerCount.map { Tensor.concatenatingRows($0) })
         let (_, c, h, w) = test.images.nchw
         let rule = attack.kind == .pgd ? attack.transferRule : .firstSuccess
-        let id = try run.store.put(run.metadata(kind: "adversarial-set", formatVersion: formatVersion)) { wr in
+        let id = try RankTimeline.span("write set") { try run.store.put(run.metadata(kind: "adversarial-set", formatVersion: formatVersion)) { wr in
             try stacked.withUnsafeBufferPointer { try wr.write("images", float32: $0, shape: [counts.count, n, c, h, w]) }
             if let whiteBox {
                 try whiteBox.withUnsafeBufferPointer { try wr.write("white_box_images", float32: $0, shape: [counts.count, n, c, h, w]) }
@@ -116,7 +124,7 @@ enum GenerateStage {
             try wr.write("source_accuracy_on_images", float32: fooledOnImages.map { 1 - Float($0) / Float(max(n, 1)) }, shape: [counts.count])
             try wr.setAttribute("transfer_rule", .string(rule.rawValue))
             if !stages.isEmpty { try wr.setAttribute("attack_stages", .string(canonicalJSON(stages))) }
-        }
+        } }
         return ["adversarial": id]
     }
 
@@ -142,10 +150,7 @@ enum GenerateStage {
         func encode(into p: inout Payload) {
             p.append(examples)
             p.append(images.count); p.append(whiteBox.count)
-            for t in images + whiteBox {
-                p.append(t.shape.count); for d in t.shape { p.append(d) }
-                t.withUnsafeBufferPointer { p.append(floats: $0) }
-            }
+            for t in images + whiteBox { p.append(tensor: t) }
             for v in fooled + fooledOnImages { p.append(v) }
             p.append(string: canonicalJSON(stages))
         }
@@ -153,12 +158,8 @@ enum GenerateStage {
         init(from p: inout Payload, counts: Int) throws {
             examples = p.int()
             let (imageCount, whiteBoxCount) = (p.int(), p.int())
-            func tensor() -> Tensor {
-                let shape = (0..<p.int()).map { _ in p.int() }
-                return Tensor(shape: shape, values: p.floats())
-            }
-            images = (0..<imageCount).map { _ in tensor() }
-            whiteBox = (0..<whiteBoxCount).map { _ in tensor() }
+            images = (0..<imageCount).map { _ in p.tensor() }
+            whiteBox = (0..<whiteBoxCount).map { _ in p.tensor() }
             fooled = (0..<counts).map { _ in p.int() }
             fooledOnImages = (0..<counts).map { _ in p.int() }
             stages = try JSONDecoder().decode([EnsembleResult.Stage].self, from: Foundation.Data(p.string().utf8))

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Pipeline
+import Cluster
 
 /// Sharded stages split whole batches, contiguously, over the ranks: every batch exactly once, in
 /// order, balanced to within one batch.
