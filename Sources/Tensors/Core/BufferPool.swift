@@ -11,21 +11,25 @@ import Foundation
 /// (ResNet-18's first-group activations at batch 128), and tuning it would change every library's
 /// allocations, so tensors keep their own: exact-size free lists of buffers ≥ `minimumBytes`, holding at
 /// most `capacityBytes` (`ATALP_BUFFER_POOL_MB`, default 512; 0 turns the pool off).
-enum BufferPool {
-    /// Smaller buffers come from malloc's own free lists cheaply.
-    static let minimumBytes = 256 << 10
-    static let capacityBytes: Int = {
+final class BufferPool: @unchecked Sendable {
+    /// The pool every tensor storage uses.
+    static let shared = BufferPool(capacityBytes: {
         let mb = ProcessInfo.processInfo.environment["ATALP_BUFFER_POOL_MB"].flatMap { Int($0) } ?? 512
         return max(0, mb) << 20
-    }()
+    }())
+    /// Smaller buffers come from malloc's own free lists cheaply.
+    static let minimumBytes = 256 << 10
 
-    nonisolated(unsafe) private static var free: [Int: [UnsafeMutableRawPointer]] = [:]
-    nonisolated(unsafe) private static var heldBytes = 0
-    private static let lock = NSLock()
+    let capacityBytes: Int
+    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var heldBytes = 0
+    private let lock = NSLock()
+
+    init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
 
     /// A 64-byte-aligned buffer of `bytes` (a kept one when there is one of that size).
-    static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
-        if bytes >= minimumBytes && capacityBytes > 0 {
+    func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+        if bytes >= Self.minimumBytes && capacityBytes > 0 {
             lock.lock()
             if let pointer = free[bytes]?.popLast() {
                 heldBytes -= bytes
@@ -38,8 +42,8 @@ enum BufferPool {
     }
 
     /// Takes back a buffer from `allocate(bytes:)`: kept if there is room, else freed.
-    static func release(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
-        if bytes >= minimumBytes && capacityBytes > 0 {
+    func release(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+        if bytes >= Self.minimumBytes && capacityBytes > 0 {
             lock.lock()
             if heldBytes + bytes <= capacityBytes {
                 free[bytes, default: []].append(pointer)
@@ -50,5 +54,12 @@ enum BufferPool {
             lock.unlock()
         }
         pointer.deallocate()
+    }
+
+    /// Bytes held for reuse now.
+    var held: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return heldBytes
     }
 }

@@ -20,7 +20,7 @@ public final class TensorStorage: @unchecked Sendable {
     /// Uninitialised storage; callers fill every element before reading.
     public init(uninitializedCount count: Int) {
         self.count = count
-        let raw = BufferPool.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
+        let raw = BufferPool.shared.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -63,5 +63,5 @@ public final class TensorStorage: @unchecked Sendable {
         return new
     }
 
-    deinit { BufferPool.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride) }
+    deinit { BufferPool.shared.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride) }
 }
