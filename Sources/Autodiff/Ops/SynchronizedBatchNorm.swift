@@ -17,42 +17,16 @@ public func synchronizedBatchNorm(_ x: Variable, gamma: Variable, beta: Variable
                                   communicator: Communicator) -> (output: Variable, statistics: BatchNormForwardResult) {
     let (n, c, h, w) = x.value.nchw
     let plane = h * w
-    // Pass 1: Σ x per channel, and the count, over every rank. Per plane a float SIMD sum, accumulated
-    // in double, as the one-process kernel (CPUBackend+BatchNorm) does; parallel over channels.
-    var sums = [Double](repeating: 0, count: c + 1)
-    sums.withUnsafeMutableBufferPointer { out in
-        let o = SendablePointer(out)
-        x.value.withUnsafeBufferPointer { xb in
-            let xP = SendablePointer(xb)
-            Parallel.forEachChunk(c) { _, channels in
-                for ch in channels {
-                    var s = 0.0
-                    for i in 0..<n { s += Double(planeSum(xP.base + (i * c + ch) * plane, plane)) }
-                    o[ch] = s
-                }
-            }
-        }
-    }
+    // Pass 1: Σ x per channel, and the count, over every rank. Per (image, channel) a float sum over
+    // the plane, accumulated in double, as the one-process reference kernel does; in x's own layout.
+    var sums = channelSums(x.value, center: nil) + [0]
     sums[c] = Double(n * plane)
     sums = communicator.allreduceSum(sums)
     let m = sums[c]
     precondition(m > 1, "batch norm in training mode needs more than one value per channel, got \(m) over all ranks")
     let mean = Tensor(shape: [c], values: (0..<c).map { Float(sums[$0] / m) })
     // Pass 2: Σ (x − μ)² per channel over every rank.
-    var deviations = [Double](repeating: 0, count: c)
-    deviations.withUnsafeMutableBufferPointer { out in
-        let o = SendablePointer(out)
-        x.value.withUnsafeBufferPointer { xb in mean.withUnsafeBufferPointer { mb in
-            let xP = SendablePointer(xb), mP = SendablePointer(mb)
-            Parallel.forEachChunk(c) { _, channels in
-                for ch in channels {
-                    var v = 0.0
-                    for i in 0..<n { v += Double(planeSquaredDeviation(xP.base + (i * c + ch) * plane, plane, from: mP[ch])) }
-                    o[ch] = v
-                }
-            }
-        } }
-    }
+    var deviations = channelSums(x.value, center: mean.scalars)
     deviations = communicator.allreduceSum(deviations)
     let biased = Tensor(shape: [c], values: deviations.map { Float($0 / m) })
     let unbiased = Tensor(shape: [c], values: deviations.map { Float($0 / (m - 1)) })
@@ -74,22 +48,15 @@ public func synchronizedBatchNorm(_ x: Variable, gamma: Variable, beta: Variable
         } }
         global = communicator.allreduceSum(global)
         let mf = Float(m)
-        let globalSums = global
-        let dxP = dx.withUnsafeMutableBufferPointer { SendablePointer($0) }
-        x.value.withUnsafeBufferPointer { xb in gamma.value.withUnsafeBufferPointer { gb in
-        saved.mean.withUnsafeBufferPointer { mb in saved.inverseStd.withUnsafeBufferPointer { ib in
-            let xP = SendablePointer(xb), gP = SendablePointer(gb), mP = SendablePointer(mb), iP = SendablePointer(ib)
-            Parallel.forEachChunk(c) { _, channels in
-                for ch in channels {
-                    let a = gP[ch] * iP[ch], mu = mP[ch]
-                    let b = -a * Float(globalSums[ch]) / mf, k = -a * Float(globalSums[c + ch]) * iP[ch] / mf
-                    for i in 0..<n {
-                        let o = (i * c + ch) * plane
-                        for j in o..<o + plane { dxP[j] += b + k * (xP[j] - mu) }
-                    }
-                }
-            }
-        } } } }
+        let gammas = gamma.value.scalars, means = saved.mean.scalars, inverse = saved.inverseStd.scalars
+        // dx = dx₀ + b + k·(x − μ) per channel, with the global sums (see the formula above).
+        var offsets = [Float](repeating: 0, count: c), slopes = [Float](repeating: 0, count: c)
+        for ch in 0..<c {
+            let a = gammas[ch] * inverse[ch]
+            offsets[ch] = -a * Float(global[ch]) / mf
+            slopes[ch] = -a * Float(global[c + ch]) * inverse[ch] / mf
+        }
+        addChannelLinear(to: &dx, of: x.value, offsets: offsets, slopes: slopes, centers: means)
         x.accumulateGradient(dx)
     }
     saved.output = y
@@ -102,6 +69,99 @@ public func synchronizedBatchNorm(_ x: Variable, gamma: Variable, beta: Variable
 /// nil, or a one-process communicator, means plain per-process batch norm.
 public enum BatchNormSynchronization {
     @TaskLocal public static var communicator: Communicator?
+}
+
+/// Per channel of an N×C×H×W tensor in either layout: Σ x, or Σ (x − center[c])² when `center` is
+/// given; per (image, channel) a float sum over the plane, accumulated in double. Parallel over
+/// channels (plain) or blocks of 16 channels (blocked, where one SIMD16 load holds a pixel's 16 channels).
+private func channelSums(_ x: Tensor, center: [Float]?) -> [Double] {
+    let (n, c, h, w) = x.nchw
+    let plane = h * w
+    var sums = [Double](repeating: 0, count: c)
+    let centers = center ?? [Float](repeating: 0, count: c)
+    let squared = center != nil
+    sums.withUnsafeMutableBufferPointer { out in
+        let o = SendablePointer(out)
+        centers.withUnsafeBufferPointer { cb in
+            let cP = SendablePointer(cb)
+            x.withUnsafeStorage { xb, layout in
+                let xP = SendablePointer(xb)
+                if layout == .plain {
+                    Parallel.forEachChunk(c) { _, channels in
+                        for ch in channels {
+                            var s = 0.0
+                            for i in 0..<n {
+                                let p = xP.base + (i * c + ch) * plane
+                                s += Double(squared ? planeSquaredDeviation(p, plane, from: cP[ch]) : planeSum(p, plane))
+                            }
+                            o[ch] = s
+                        }
+                    }
+                } else {
+                    let blocks = c / 16
+                    Parallel.forEachChunk(blocks) { _, range in
+                        for block in range {
+                            let center = UnsafeRawPointer(cP.base + block * 16).loadUnaligned(as: SIMD16<Float>.self)
+                            var total = [Double](repeating: 0, count: 16)
+                            for i in 0..<n {
+                                let tile = UnsafeRawPointer(xP.base + (i * blocks + block) * plane * 16)
+                                var acc = SIMD16<Float>()
+                                for p in 0..<plane {
+                                    let v = tile.loadUnaligned(fromByteOffset: p * 64, as: SIMD16<Float>.self)
+                                    if squared { let d = v - center; acc += d * d } else { acc += v }
+                                }
+                                for k in 0..<16 { total[k] += Double(acc[k]) }
+                            }
+                            for k in 0..<16 { o[block * 16 + k] = total[k] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return sums
+}
+
+/// dx += offsets[c] + slopes[c]·(x − centers[c]) for every element of channel c, in dx's layout (x is
+/// read in the same one).
+private func addChannelLinear(to dx: inout Tensor, of x: Tensor, offsets: [Float], slopes: [Float], centers: [Float]) {
+    let (n, c, h, w) = x.nchw
+    let plane = h * w
+    let x = x.converted(to: dx.layout)
+    let dxP = dx.withUnsafeMutableStorage { b, _ in SendablePointer(b) }
+    let layout = dx.layout
+    offsets.withUnsafeBufferPointer { ob in slopes.withUnsafeBufferPointer { sb in centers.withUnsafeBufferPointer { cb in
+    x.withUnsafeStorage { xb, _ in
+        let oP = SendablePointer(ob), sP = SendablePointer(sb), cP = SendablePointer(cb), xP = SendablePointer(xb)
+        if layout == .plain {
+            Parallel.forEachChunk(c) { _, channels in
+                for ch in channels {
+                    let b = oP[ch], k = sP[ch], mu = cP[ch]
+                    for i in 0..<n {
+                        let o = (i * c + ch) * plane
+                        for j in o..<o + plane { dxP[j] += b + k * (xP[j] - mu) }
+                    }
+                }
+            }
+        } else {
+            let blocks = c / 16
+            Parallel.forEachChunk(blocks) { _, range in
+                for block in range {
+                    let load = { (p: SendablePointer<Float>) in UnsafeRawPointer(p.base + block * 16).loadUnaligned(as: SIMD16<Float>.self) }
+                    let b = load(oP), k = load(sP), mu = load(cP)
+                    for i in 0..<n {
+                        let o = (i * blocks + block) * plane * 16
+                        for p in 0..<plane {
+                            let at = o + p * 16
+                            let v = UnsafeRawPointer(xP.base + at).loadUnaligned(as: SIMD16<Float>.self)
+                            let d = UnsafeRawPointer(dxP.base + at).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(dxP.base + at).storeBytes(of: d + b + k * (v - mu), as: SIMD16<Float>.self)
+                        }
+                    }
+                }
+            }
+        }
+    } } } }
 }
 
 /// Σ p[i] with eight float accumulators (the one-process kernel's summation order).
