@@ -2,9 +2,15 @@ import Tensors
 
 /// A reverse-mode tape (micrograd's idea, over whole-tensor ops).
 ///
-/// Every op whose inputs need a gradient records its output and a pullback: a closure that receives
-/// the output's gradient and *accumulates* into its inputs' gradients (so fan-in needs no special
-/// case). `backward(from:)` walks the records in reverse. Ops whose inputs need no gradient record
+/// Every op whose inputs need a gradient records its output's `GradientSlot` and a pullback: a
+/// closure that receives the output's gradient and *accumulates* into its inputs' slots (so fan-in
+/// needs no special case). `backward(from:)` walks the records in reverse.
+///
+/// The tape keeps slots, never values: a value lives only as long as the caller or a pullback that
+/// needs it holds it (PyTorch's `save_for_backward`). A pullback that needs only an input's slot says
+/// so in its capture list, `{ [x = x.slot] dy in x.accumulateGradient(dy) }`, so that a batch norm's
+/// output feeding a residual add is freed after the forward pass, and every saved value is freed as
+/// soon as the backward walk has passed the ops that need it. Ops whose inputs need no gradient record
 /// nothing, which is how an attack pays for input gradients only: parameters enter its tape as
 /// constants, so no weight gradient is ever computed or stored.
 ///
@@ -18,7 +24,7 @@ public final class Tape {
     /// (attacks, evaluation).
     public let recordsParameterGradients: Bool
 
-    private var nodes: [Variable] = []
+    private var nodes: [GradientSlot] = []
     private var pullbacks: [((Tensor) -> Void)?] = []
     private var parameterLeaves: [ObjectIdentifier: (parameter: Parameter, leaf: Variable)] = [:]
 
@@ -58,8 +64,8 @@ public final class Tape {
     }
 
     private func append(_ v: Variable, pullback: ((Tensor) -> Void)?) {
-        v.index = nodes.count
-        nodes.append(v)
+        v.slot.index = nodes.count
+        nodes.append(v.slot)
         pullbacks.append(pullback)
     }
 
@@ -70,7 +76,7 @@ public final class Tape {
         guard output.requiresGradient else { return }
         precondition(seed != nil || output.value.count == 1, "backward from a non-scalar \(output.value.shape) needs a seed gradient")
         output.accumulateGradient(seed ?? Tensor(shape: output.value.shape, repeating: 1))
-        for i in stride(from: output.index, through: 0, by: -1) {
+        for i in stride(from: output.slot.index, through: 0, by: -1) {
             guard let pullback = pullbacks[i] else { continue }
             pullbacks[i] = nil
             guard let g = nodes[i].gradient else { continue }
@@ -87,31 +93,51 @@ public final class Tape {
 /// A tensor on a tape: its value and, after `Tape.backward`, its gradient if it asked for one.
 public final class Variable {
     public let value: Tensor
-    public let requiresGradient: Bool
-    /// ∂loss/∂value after a backward pass (leaves only; intermediate gradients are freed).
-    public internal(set) var gradient: Tensor?
+    /// Where this variable's gradient accumulates; all a pullback needs of an input whose value it
+    /// does not use.
+    public let slot: GradientSlot
     weak var tape: Tape?
-    var index = -1
 
     init(value: Tensor, requiresGradient: Bool, tape: Tape) {
         self.value = value
-        self.requiresGradient = requiresGradient
+        self.slot = GradientSlot(shape: value.shape, requiresGradient: requiresGradient)
         self.tape = tape
     }
 
     public var shape: [Int] { value.shape }
+    public var requiresGradient: Bool { slot.requiresGradient }
+    /// ∂loss/∂value after a backward pass (leaves only; intermediate gradients are freed).
+    public var gradient: Tensor? { slot.gradient }
 
     /// Adds to this variable's gradient; ignored when it needs none.
-    public func accumulateGradient(_ g: Tensor) {
-        guard requiresGradient else { return }
-        precondition(g.shape == value.shape, "gradient \(g.shape) for a value of shape \(value.shape)")
-        if gradient == nil { gradient = g } else { gradient! += g }
-    }
+    public func accumulateGradient(_ g: Tensor) { slot.accumulateGradient(g) }
 
     /// The tape this variable was recorded on (shared by every input of an op).
     public var recordingTape: Tape {
         guard let tape else { preconditionFailure("the tape of this variable no longer exists") }
         return tape
+    }
+}
+
+/// A variable's gradient without its value: what the tape keeps of every recorded op, and what a
+/// pullback captures of an input whose value its backward formula does not need.
+public final class GradientSlot {
+    public let shape: [Int]
+    public let requiresGradient: Bool
+    /// ∂loss/∂value after a backward pass (leaves only; intermediate gradients are freed).
+    public internal(set) var gradient: Tensor?
+    var index = -1
+
+    init(shape: [Int], requiresGradient: Bool) {
+        self.shape = shape
+        self.requiresGradient = requiresGradient
+    }
+
+    /// Adds to the gradient; ignored when none is needed.
+    public func accumulateGradient(_ g: Tensor) {
+        guard requiresGradient else { return }
+        precondition(g.shape == shape, "gradient \(g.shape) for a value of shape \(shape)")
+        if gradient == nil { gradient = g } else { gradient! += g }
     }
 }
 

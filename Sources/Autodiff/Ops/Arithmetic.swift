@@ -3,14 +3,14 @@ import Foundation
 
 /// Elementwise arithmetic on variables of equal shape, and with constants.
 public func + (a: Variable, b: Variable) -> Variable {
-    a.recordingTape.record(Profiler.measure("add") { a.value + b.value }, inputs: [a, b]) { dy in
+    a.recordingTape.record(Profiler.measure("add") { a.value + b.value }, inputs: [a, b]) { [a = a.slot, b = b.slot] dy in
         a.accumulateGradient(dy)
         b.accumulateGradient(dy)
     }
 }
 
 public func - (a: Variable, b: Variable) -> Variable {
-    a.recordingTape.record(a.value - b.value, inputs: [a, b]) { dy in
+    a.recordingTape.record(a.value - b.value, inputs: [a, b]) { [a = a.slot, b = b.slot] dy in
         a.accumulateGradient(dy)
         if b.requiresGradient { b.accumulateGradient(-dy) }
     }
@@ -25,19 +25,19 @@ public func * (a: Variable, b: Variable) -> Variable {
 }
 
 public func * (a: Variable, s: Float) -> Variable {
-    a.recordingTape.record(a.value * s, inputs: [a]) { dy in a.accumulateGradient(dy * s) }
+    a.recordingTape.record(a.value * s, inputs: [a]) { [a = a.slot] dy in a.accumulateGradient(dy * s) }
 }
 
 public func * (s: Float, a: Variable) -> Variable { a * s }
 
 public func + (a: Variable, s: Float) -> Variable {
-    a.recordingTape.record(a.value + s, inputs: [a]) { dy in a.accumulateGradient(dy) }
+    a.recordingTape.record(a.value + s, inputs: [a]) { [a = a.slot] dy in a.accumulateGradient(dy) }
 }
 
 /// y[n, c, …] = x[n, c, …]·scale[c] + shift[c] with constant scale and shift (input normalisation).
 public func channelAffine(_ x: Variable, scale: Tensor, shift: Tensor) -> Variable {
     let y = x.value.channelAffine(scale: scale, shift: shift)
-    return x.recordingTape.record(y, inputs: [x]) { dy in
+    return x.recordingTape.record(y, inputs: [x]) { [x = x.slot] dy in
         x.accumulateGradient(dy.channelAffine(scale: scale, shift: Tensor(shape: [scale.count])))
     }
 }

@@ -15,7 +15,7 @@ public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable, mode: Batc
     }
     let y = saved.output
     saved.output = Tensor(shape: [0])  // the pullback needs the statistics, not a second copy of y
-    let out = x.recordingTape.record(y, inputs: [x, gamma, beta]) { [saved] dy in
+    let out = x.recordingTape.record(y, inputs: [x, gamma, beta]) { [saved, beta = beta.slot] dy in
         let needAffine = gamma.requiresGradient || beta.requiresGradient
         let (dx, dg, db) = Profiler.measure("batch norm backward") {
             Tensor.backend.batchNormBackward(gradOutput: dy, input: x.value, gamma: gamma.value, saved: saved,

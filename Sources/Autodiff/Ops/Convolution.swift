@@ -28,7 +28,7 @@ func convolutionFlops(input: [Int], weight: [Int], geometry: Conv2DGeometry) -> 
 public func addChannelBias(_ x: Variable, _ bias: Variable) -> Variable {
     let c = x.shape[1]
     let y = x.value.channelAffine(scale: Tensor(shape: [c], repeating: 1), shift: bias.value)
-    return x.recordingTape.record(y, inputs: [x, bias]) { dy in
+    return x.recordingTape.record(y, inputs: [x, bias]) { [x = x.slot, bias = bias.slot] dy in
         x.accumulateGradient(dy)
         if bias.requiresGradient { bias.accumulateGradient(sumPerChannel(dy)) }
     }

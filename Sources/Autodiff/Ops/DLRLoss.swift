@@ -88,7 +88,7 @@ public func dlrLoss(_ logits: Variable, labels: [Int]) -> Variable {
     let loss = z.withUnsafeBufferPointer { zb in
         Tensor(shape: [n]) { out in for i in 0..<n { out[i] = dlrRow(zb, row: i, classes: d, label: labels[i]).loss } }
     }
-    return logits.recordingTape.record(loss, inputs: [logits]) { dy in
+    return logits.recordingTape.record(loss, inputs: [logits]) { [logits = logits.slot] dy in
         let dz = z.withUnsafeBufferPointer { zb in dy.withUnsafeBufferPointer { g in
             Tensor(shape: [n, d], repeating: 0).withMutableRows { out in
                 for i in 0..<n {
@@ -118,7 +118,7 @@ public func targetedDLRLoss(_ logits: Variable, labels: [Int], targets: [Int]) -
             for i in 0..<n { out[i] = targetedDLRRow(zb, row: i, classes: d, label: labels[i], target: targets[i]).loss }
         }
     }
-    return logits.recordingTape.record(loss, inputs: [logits]) { dy in
+    return logits.recordingTape.record(loss, inputs: [logits]) { [logits = logits.slot] dy in
         let dz = z.withUnsafeBufferPointer { zb in dy.withUnsafeBufferPointer { g in
             Tensor(shape: [n, d], repeating: 0).withMutableRows { out in
                 for i in 0..<n {

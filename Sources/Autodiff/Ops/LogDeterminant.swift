@@ -19,7 +19,7 @@ public func logDeterminant(_ a: Variable) -> Variable {
             for j in 0..<(k * k) { inverses[i * k * k + j] = inverse[j] }
         }
     }
-    return a.recordingTape.record(Tensor(shape: [b], values: logDets), inputs: [a]) { dy in
+    return a.recordingTape.record(Tensor(shape: [b], values: logDets), inputs: [a]) { [a = a.slot] dy in
         let da = dy.withUnsafeBufferPointer { g in
             Tensor(shape: [b, k, k]) { out in
                 for i in 0..<b {

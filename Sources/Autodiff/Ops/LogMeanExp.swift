@@ -26,7 +26,7 @@ public func logMeanExp(_ parts: [Variable]) -> Variable {
         for p in 0..<k { weights[p][i] /= total }
         y[i] = m + Foundation.log(total) - logK
     }
-    return parts[0].recordingTape.record(Tensor(shape: shape, values: y), inputs: parts) { dy in
+    return parts[0].recordingTape.record(Tensor(shape: shape, values: y), inputs: parts) { [parts = parts.map(\.slot)] dy in
         for (p, part) in parts.enumerated() where part.requiresGradient {
             part.accumulateGradient(dy * Tensor(shape: shape, values: weights[p]))
         }

@@ -8,7 +8,7 @@ public enum Reduction: Sendable {
 /// Row-wise log-softmax of N×D logits.  dx = dy − softmax·Σⱼ dy.
 public func logSoftmax(_ x: Variable) -> Variable {
     let y = x.value.logSoftmaxRows()
-    return x.recordingTape.record(y, inputs: [x]) { dy in
+    return x.recordingTape.record(y, inputs: [x]) { [x = x.slot] dy in
         let n = y.shape[0], d = y.shape[1]
         let dx = dy.withUnsafeBufferPointer { g in y.withUnsafeBufferPointer { ly in
             Tensor(shape: [n, d]) { out in
@@ -38,7 +38,7 @@ public func softmaxCrossEntropy(_ logits: Variable, labels: [Int], reduction: Re
     }
     let scale: Float = reduction == .mean ? 1 / Float(n) : 1
     let loss = Tensor(scalar: Float(total) * scale)
-    return logits.recordingTape.record(loss, inputs: [logits]) { dy in
+    return logits.recordingTape.record(loss, inputs: [logits]) { [logits = logits.slot] dy in
         let g = dy.scalar * scale
         let dz = logProbs.withUnsafeBufferPointer { lp in
             Tensor(shape: [n, d]) { out in

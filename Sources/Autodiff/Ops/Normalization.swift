@@ -15,7 +15,7 @@ public func l2NormalizeRows(_ q: Variable, epsilon: Float = 1e-12) -> Variable {
     }
     let normT = Tensor(shape: [n], values: norms)
     let y = q.value.scalingRows(by: normT.map { 1 / $0 })
-    return q.recordingTape.record(y, inputs: [q]) { dy in
+    return q.recordingTape.record(y, inputs: [q]) { [q = q.slot] dy in
         let dq = dy.withUnsafeBufferPointer { g in y.withUnsafeBufferPointer { yb in
             Tensor(shape: [n, d]) { out in
                 for i in 0..<n {

@@ -4,7 +4,7 @@ import Tensors
 public func maxPool2d(_ x: Variable, geometry: Conv2DGeometry) -> Variable {
     let (y, argmax) = Tensor.backend.maxPool2d(x.value, geometry: geometry)
     let inputShape = x.shape
-    return x.recordingTape.record(y, inputs: [x]) { dy in
+    return x.recordingTape.record(y, inputs: [x]) { [x = x.slot] dy in
         x.accumulateGradient(Tensor.backend.maxPool2dBackward(gradOutput: dy, argmax: argmax, inputShape: inputShape))
     }
 }
@@ -13,7 +13,7 @@ public func maxPool2d(_ x: Variable, geometry: Conv2DGeometry) -> Variable {
 public func avgPool2d(_ x: Variable, geometry: Conv2DGeometry) -> Variable {
     let y = Tensor.backend.avgPool2d(x.value, geometry: geometry)
     let inputShape = x.shape
-    return x.recordingTape.record(y, inputs: [x]) { dy in
+    return x.recordingTape.record(y, inputs: [x]) { [x = x.slot] dy in
         x.accumulateGradient(Tensor.backend.avgPool2dBackward(gradOutput: dy, inputShape: inputShape, geometry: geometry))
     }
 }
@@ -22,7 +22,7 @@ public func avgPool2d(_ x: Variable, geometry: Conv2DGeometry) -> Variable {
 public func globalAvgPool(_ x: Variable) -> Variable {
     let (n, c, h, w) = x.value.nchw
     let y = x.value.meanOverSpatial()
-    return x.recordingTape.record(y, inputs: [x]) { dy in
+    return x.recordingTape.record(y, inputs: [x]) { [x = x.slot] dy in
         let plane = h * w, scale = 1 / Float(plane)
         let dx = dy.withUnsafeBufferPointer { g in
             Tensor(shape: [n, c, h, w]) { out in

@@ -17,7 +17,7 @@ public func resizeNearest(_ x: Variable, height: Int, width: Int) -> Variable {
             }
         }
     }
-    return x.recordingTape.record(y, inputs: [x]) { dy in
+    return x.recordingTape.record(y, inputs: [x]) { [x = x.slot] dy in
         let dx = dy.withUnsafeBufferPointer { g in
             Tensor(shape: [n, c, h, w]) { out in
                 out.update(repeating: 0)
@@ -46,7 +46,7 @@ public func pad2d(_ x: Variable, top: Int, bottom: Int, left: Int, right: Int, v
             }
         }
     }
-    return x.recordingTape.record(y, inputs: [x]) { dy in
+    return x.recordingTape.record(y, inputs: [x]) { [x = x.slot] dy in
         let dx = dy.withUnsafeBufferPointer { g in
             Tensor(shape: [n, c, h, w]) { out in
                 for p in 0..<(n * c) {

@@ -14,7 +14,7 @@ public func removingLabelColumn(_ x: Variable, labels: [Int]) -> Variable {
             }
         }
     }
-    return x.recordingTape.record(y, inputs: [x]) { dy in
+    return x.recordingTape.record(y, inputs: [x]) { [x = x.slot] dy in
         let dx = dy.withUnsafeBufferPointer { g in
             Tensor(shape: [n, d]) { out in
                 for i in 0..<n {
@@ -41,7 +41,7 @@ public func stackAlongAxis1(_ parts: [Variable]) -> Variable {
             }
         }
     }
-    return parts[0].recordingTape.record(y, inputs: parts) { dy in
+    return parts[0].recordingTape.record(y, inputs: parts) { [parts = parts.map(\.slot)] dy in
         dy.withUnsafeBufferPointer { g in
             for (m, p) in parts.enumerated() where p.requiresGradient {
                 p.accumulateGradient(Tensor(shape: [n, d]) { out in
@@ -59,7 +59,7 @@ public func softmaxCrossEntropyPerExample(_ logits: Variable, labels: [Int]) -> 
     precondition(labels.count == n, "\(labels.count) labels for \(n) logits")
     let logProbs = logits.value.logSoftmaxRows()
     let losses = logProbs.withUnsafeBufferPointer { lp in (0..<n).map { -lp[$0 * d + labels[$0]] } }
-    return logits.recordingTape.record(Tensor(shape: [n], values: losses), inputs: [logits]) { dy in
+    return logits.recordingTape.record(Tensor(shape: [n], values: losses), inputs: [logits]) { [logits = logits.slot] dy in
         let dz = logProbs.withUnsafeBufferPointer { lp in dy.withUnsafeBufferPointer { g in
             Tensor(shape: [n, d]) { out in
                 for i in 0..<n {
@@ -75,5 +75,5 @@ public func softmaxCrossEntropyPerExample(_ logits: Variable, labels: [Int]) -> 
 /// A constant added to a variable of the same shape (e.g. δ·I under a log-determinant).  dx = dy.
 public func + (a: Variable, constant: Tensor) -> Variable {
     precondition(a.shape == constant.shape, "shapes differ: \(a.shape) and \(constant.shape)")
-    return a.recordingTape.record(a.value + constant, inputs: [a]) { dy in a.accumulateGradient(dy) }
+    return a.recordingTape.record(a.value + constant, inputs: [a]) { [a = a.slot] dy in a.accumulateGradient(dy) }
 }

@@ -3,7 +3,7 @@ import Tensors
 /// The same elements with another shape.  dx = dy reshaped back.
 public func reshape(_ x: Variable, _ shape: [Int]) -> Variable {
     let original = x.shape
-    return x.recordingTape.record(x.value.reshaped(shape), inputs: [x]) { dy in
+    return x.recordingTape.record(x.value.reshaped(shape), inputs: [x]) { [x = x.slot] dy in
         x.accumulateGradient(dy.reshaped(original))
     }
 }
@@ -16,7 +16,7 @@ public func flatten(_ x: Variable) -> Variable {
 /// Variables stacked along the batch axis.  Each input gets its slice of dy.
 public func concatenateRows(_ parts: [Variable]) -> Variable {
     let y = Tensor.concatenatingRows(parts.map(\.value))
-    return parts[0].recordingTape.record(y, inputs: parts) { dy in
+    return parts[0].recordingTape.record(y, inputs: parts) { [parts = parts.map(\.slot)] dy in
         var start = 0
         for p in parts {
             let n = p.shape[0]
@@ -29,7 +29,7 @@ public func concatenateRows(_ parts: [Variable]) -> Variable {
 /// Rows `range` of the batch axis.  dx is dy in those rows, zero elsewhere.
 public func rows(_ x: Variable, _ range: Range<Int>) -> Variable {
     let shape = x.shape
-    return x.recordingTape.record(x.value.rows(range), inputs: [x]) { dy in
+    return x.recordingTape.record(x.value.rows(range), inputs: [x]) { [x = x.slot] dy in
         let inner = dy.count / max(range.count, 1)
         let dx = Tensor(shape: shape) { out in
             out.update(repeating: 0)

@@ -25,7 +25,7 @@ public func softmax(_ x: Variable) -> Variable {
             }
         }
     }
-    return x.recordingTape.record(y, inputs: [x]) { dy in
+    return x.recordingTape.record(y, inputs: [x]) { [x = x.slot] dy in
         let dx = dy.withUnsafeBufferPointer { g in y.withUnsafeBufferPointer { p in
             Tensor(shape: [n, d]) { out in
                 let gp = SendablePointer(g), pp = SendablePointer(p), o = SendablePointer(out)

@@ -35,7 +35,7 @@ public func synchronizedBatchNorm(_ x: Variable, gamma: Variable, beta: Variable
                                                 mode: .fixed(mean: mean, variance: biased), epsilon: epsilon, relu: relu)
     let y = saved.output
     saved.output = Tensor(shape: [0])
-    let out = x.recordingTape.record(y, inputs: [x, gamma, beta]) { [saved] dy in
+    let out = x.recordingTape.record(y, inputs: [x, gamma, beta]) { [saved, beta = beta.slot] dy in
         // Fixed-statistics backward: dx₀ = γσ⁻¹·dy (masked by a fused ReLU), dγ = Σ dy·x̂, dβ = Σ dy (this rank's).
         let (dx0, dg, db) = Tensor.backend.batchNormBackward(gradOutput: dy, input: x.value, gamma: gamma.value, saved: saved,
                                                              reluOutput: relu ? y : nil, needInput: x.requiresGradient, needAffine: true)
