@@ -26,6 +26,32 @@ final class OpGradientTests: XCTestCase {
         }
     }
 
+    /// The convolution with bias and ReLU in one call (a folded batch norm's): every input's gradient by
+    /// finite differences without the ReLU (with it, a 1e-2 step moves many of 16·9 summed products
+    /// across the kink), and with it against the separate ops it fuses, plain and channel-blocked outputs.
+    func testConvolutionWithBiasAndReLUGradients() {
+        for (c, o, h, g) in [(2, 3, 5, Conv2DGeometry(kernel: 3, stride: 1, padding: 1)), (3, 2, 6, Conv2DGeometry(kernel: 1, stride: 2)),
+                             (16, 16, 6, Conv2DGeometry(kernel: 3, stride: 1, padding: 1))] {
+            let inputs = [randn([2, c, h, h]), randn([o, c, g.kernelHeight, g.kernelWidth]), randn([o])]
+            checkGradients(inputs, samples: 24) { conv2d($0[0], weight: $0[1], bias: $0[2], relu: false, geometry: g) }
+            func gradients(fused: Bool) -> [[Float]] {
+                let tape = Tape()
+                let v = inputs.map { tape.input($0, requiresGradient: true) }
+                let y = fused ? conv2d(v[0], weight: v[1], bias: v[2], relu: true, geometry: g)
+                              : relu(addChannelBias(conv2d(v[0], weight: v[1], geometry: g), v[2]))
+                tape.backward(from: sum(y * tape.constant(Tensor.normal(shape: y.shape, using: &rng))))
+                return v.map { $0.gradient!.scalars }
+            }
+            let saved = rng
+            let fused = gradients(fused: true)
+            rng = saved
+            for (a, b) in zip(fused, gradients(fused: false)) {
+                let scale = b.map(abs).max() ?? 1
+                for (u, v) in zip(a, b) { XCTAssertEqual(u, v, accuracy: 1e-4 * scale) }
+            }
+        }
+    }
+
     func testConvolutionMatchesReferenceOnLargeAndTiledShapes() {
         // 28×28 outputs use one image per GEMM; 7×7 outputs batch several images per GEMM.
         for (h, g) in [(28, Conv2DGeometry(kernel: 3, padding: 1)), (14, Conv2DGeometry(kernel: 3, stride: 2, padding: 1)),

@@ -146,6 +146,13 @@ final class DNNLBackendTests: XCTestCase {
             let what = "case \(i): \(c.input) → \(c.outChannels), \(c.geometry)"
             assertClose(backend.conv2d(x, weight: w, geometry: c.geometry), reference.conv2d(x, weight: w, geometry: c.geometry),
                         tolerance: tolerance, "forward, \(what)", file: file, line: line)
+            // With a bias argument and the ReLU post-op (a folded batch norm's convolution).
+            let bias = Tensor.normal(shape: [c.outChannels], using: &rng)
+            for relu in [false, true] {
+                assertClose(backend.conv2d(x, weight: w, bias: bias, relu: relu, geometry: c.geometry),
+                            reference.conv2d(x, weight: w, bias: bias, relu: relu, geometry: c.geometry),
+                            tolerance: tolerance, "forward with bias\(relu ? " and ReLU" : ""), \(what)", file: file, line: line)
+            }
             let ours = backend.conv2dBackward(gradOutput: dy, input: x, weight: w, geometry: c.geometry, needInput: true, needWeight: true)
             let theirs = reference.conv2dBackward(gradOutput: dy, input: x, weight: w, geometry: c.geometry, needInput: true, needWeight: true)
             assertClose(ours.input!, theirs.input!, tolerance: tolerance, "backward data, \(what)", file: file, line: line)
@@ -156,6 +163,9 @@ final class DNNLBackendTests: XCTestCase {
             guard bx.layout != .plain || bdy.layout != .plain else { continue }
             assertClose(backend.conv2d(bx, weight: w, geometry: c.geometry), reference.conv2d(x, weight: w, geometry: c.geometry),
                         tolerance: tolerance, "forward, blocked, \(what)", file: file, line: line)
+            assertClose(backend.conv2d(bx, weight: w, bias: bias, relu: true, geometry: c.geometry),
+                        reference.conv2d(x, weight: w, bias: bias, relu: true, geometry: c.geometry),
+                        tolerance: tolerance, "forward with bias and ReLU, blocked, \(what)", file: file, line: line)
             let blocked = backend.conv2dBackward(gradOutput: bdy, input: bx, weight: w, geometry: c.geometry, needInput: true, needWeight: true)
             assertClose(blocked.input!, theirs.input!, tolerance: tolerance, "backward data, blocked, \(what)", file: file, line: line)
             assertClose(blocked.weight!, theirs.weight!, tolerance: tolerance, "backward weights, blocked, \(what)", file: file, line: line)

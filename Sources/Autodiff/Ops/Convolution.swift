@@ -18,6 +18,29 @@ public func conv2d(_ x: Variable, weight: Variable, geometry: Conv2DGeometry) ->
     }
 }
 
+/// conv2d(x, W) + b[o], then max(·, 0) when `relu`, in one backend call: the convolution of a batch
+/// norm with fixed statistics folded into it (`foldedBatchNorm` in NN), bias: [O].
+/// Backward: g = dy masked where the output is 0 (with `relu`); dx and dW are conv2d's for g, db = Σ g
+/// over all but the channel axis.
+public func conv2d(_ x: Variable, weight: Variable, bias: Variable, relu: Bool, geometry: Conv2DGeometry) -> Variable {
+    let flops = convolutionFlops(input: x.shape, weight: weight.shape, geometry: geometry)
+    let y = Profiler.measure("conv2d forward", flops: flops) {
+        Tensor.backend.conv2d(x.value, weight: weight.value, bias: bias.value, relu: relu, geometry: geometry)
+    }
+    let mask = relu ? y : nil
+    return x.recordingTape.record(y, inputs: [x, weight, bias]) { [bias = bias.slot] dy in
+        let g = mask.map { m in Profiler.measure("relu backward") { dy.maskedWhereNotPositive(m) } } ?? dy
+        let passes = (x.requiresGradient ? 1.0 : 0) + (weight.requiresGradient ? 1 : 0)
+        let (dx, dw) = Profiler.measure("conv2d backward", flops: flops * passes) {
+            Tensor.backend.conv2dBackward(gradOutput: g, input: x.value, weight: weight.value, geometry: geometry,
+                                          needInput: x.requiresGradient, needWeight: weight.requiresGradient)
+        }
+        if let dx { x.accumulateGradient(dx) }
+        if let dw { weight.accumulateGradient(dw) }
+        if bias.requiresGradient { bias.accumulateGradient(sumPerChannel(g)) }
+    }
+}
+
 /// Multiply-adds ×2 of one convolution pass: 2·N·O·(C·KH·KW)·(Ho·Wo).
 func convolutionFlops(input: [Int], weight: [Int], geometry: Conv2DGeometry) -> Double {
     let (oh, ow) = geometry.outputSize(height: input[2], width: input[3])

@@ -12,6 +12,8 @@ public final class BatchNorm2d: Module {
     public let batchesTracked: Buffer
     public let momentum: Float
     public let epsilon: Float
+    /// The convolution before it with this layer folded in, for evaluation (`folding`).
+    let fold = FoldedConvolutionCache()
 
     public init(name: String, channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
         weight = Parameter(Tensor(shape: [channels], repeating: 1), name: join(name, "weight"))

@@ -37,7 +37,7 @@ public final class NonLocalDenoising: Module {
     public var buffers: [Buffer] { bn.buffers }
 
     public func callAsFunction(_ x: Variable, mode: Mode) -> Variable {
-        x + bn(conv(nonLocalMeans(x, theta: theta(x), phi: phi(x))), mode: mode)
+        x + bn.folding(conv, nonLocalMeans(x, theta: theta(x), phi: phi(x)), mode: mode)
     }
 }
 

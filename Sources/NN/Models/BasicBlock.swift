@@ -27,8 +27,8 @@ public final class BasicBlock: Module {
     public var buffers: [Buffer] { bn1.buffers + bn2.buffers + (downsample?.bn.buffers ?? []) }
 
     public func callAsFunction(_ x: Variable, mode: Mode) -> Variable {
-        let y = bn2(conv2(bn1(conv1(x), mode: mode, relu: true)), mode: mode)
-        let shortcut = downsample.map { $0.bn($0.conv(x), mode: mode) } ?? x
+        let y = bn2.folding(conv2, bn1.folding(conv1, x, mode: mode, relu: true), mode: mode)
+        let shortcut = downsample.map { $0.bn.folding($0.conv, x, mode: mode) } ?? x
         return addReLU(y, shortcut)
     }
 }
@@ -61,10 +61,10 @@ public final class Bottleneck: Module {
     public var buffers: [Buffer] { bn1.buffers + bn2.buffers + bn3.buffers + (downsample?.bn.buffers ?? []) }
 
     public func callAsFunction(_ x: Variable, mode: Mode) -> Variable {
-        var y = bn1(conv1(x), mode: mode, relu: true)
-        y = bn2(conv2(y), mode: mode, relu: true)
-        y = bn3(conv3(y), mode: mode)
-        let shortcut = downsample.map { $0.bn($0.conv(x), mode: mode) } ?? x
+        var y = bn1.folding(conv1, x, mode: mode, relu: true)
+        y = bn2.folding(conv2, y, mode: mode, relu: true)
+        y = bn3.folding(conv3, y, mode: mode)
+        let shortcut = downsample.map { $0.bn.folding($0.conv, x, mode: mode) } ?? x
         return addReLU(y, shortcut)
     }
 }

@@ -139,7 +139,7 @@ public final class ResNet: Classifier {
     }
 
     public func callAsFunction(_ x: Variable, mode: Mode) -> ClassifierOutput {
-        var h = bn1(conv1(normalize(x)), mode: mode, relu: true)
+        var h = bn1.folding(conv1, normalize(x), mode: mode, relu: true)
         if configuration.family == .imagenet { h = maxPool2d(h, geometry: Conv2DGeometry(kernel: 3, stride: 2, padding: 1)) }
         var taps: [Variable] = []
         for (g, blocks) in groups.enumerated() {

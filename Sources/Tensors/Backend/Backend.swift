@@ -11,6 +11,9 @@ public protocol Backend: Sendable {
 
     /// x: N×C×H×W, weight: O×C×KH×KW → N×O×Ho×Wo (no bias; add it separately).
     func conv2d(_ x: Tensor, weight: Tensor, geometry: Conv2DGeometry) -> Tensor
+    /// conv2d(x, weight) + bias[o], then max(·, 0) when `relu`; bias: [O]. A convolution with a batch
+    /// norm of fixed statistics folded into it (`foldedBatchNorm`): one pass where the backend can.
+    func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor, relu: Bool, geometry: Conv2DGeometry) -> Tensor
     /// Gradients of `conv2d` for the inputs asked for; the others are not computed.
     func conv2dBackward(gradOutput: Tensor, input: Tensor, weight: Tensor, geometry: Conv2DGeometry,
                         needInput: Bool, needWeight: Bool) -> (input: Tensor?, weight: Tensor?)
@@ -101,6 +104,14 @@ func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
 }
 
 extension Backend {
+    /// The convolution, then the bias and ReLU as one elementwise pass (the reference backend's way).
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor, relu: Bool, geometry: Conv2DGeometry) -> Tensor {
+        precondition(bias.shape == [weight.shape[0]], "conv2d bias \(bias.shape) for \(weight.shape[0]) output channels")
+        let y = conv2d(x, weight: weight, geometry: geometry)
+            .channelAffine(scale: Tensor(shape: [weight.shape[0]], repeating: 1), shift: bias)
+        return relu ? y.map { max($0, 0) } : y
+    }
+
     public func batchNormForward(_ x: Tensor, gamma: Tensor, beta: Tensor, mode: BatchNormMode, epsilon: Float) -> BatchNormForwardResult {
         batchNormForward(x, gamma: gamma, beta: beta, mode: mode, epsilon: epsilon, relu: false)
     }

@@ -18,19 +18,36 @@ import CDNNL
 /// against double precision, versus 2–5e-7 for direct (issue 19's measurements).
 extension DNNLBackend {
     public func conv2d(_ x: Tensor, weight: Tensor, geometry g: Conv2DGeometry) -> Tensor {
+        convolutionForward(x, weight: weight, bias: nil, relu: false, geometry: g)
+    }
+
+    /// The bias is the primitive's bias argument and the ReLU its eltwise post-op: one pass over the output.
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor, relu: Bool, geometry g: Conv2DGeometry) -> Tensor {
+        precondition(bias.shape == [weight.shape[0]], "conv2d bias \(bias.shape) for \(weight.shape[0]) output channels")
+        return convolutionForward(x, weight: weight, bias: bias, relu: relu, geometry: g)
+    }
+
+    private func convolutionForward(_ x: Tensor, weight: Tensor, bias: Tensor?, relu: Bool, geometry g: Conv2DGeometry) -> Tensor {
         let (n, c, h, w) = x.nchw
         precondition(weight.rank == 4 && weight.shape[1] == c && weight.shape[2] == g.kernelHeight && weight.shape[3] == g.kernelWidth,
                      "conv2d weight \(weight.shape) does not match input \(x.shape) with \(g)")
         let o = weight.shape[0], (oh, ow) = g.outputSize(height: h, width: w)
-        guard n > 0 && c > 0 && o > 0 else { return reference.conv2d(x, weight: weight, geometry: g) }
-        let key = planKey(.convolutionForward, n: n, c: c, h: h, w: w, o: o, geometry: g, layouts: [x.layout])
+        guard n > 0 && c > 0 && o > 0 else {
+            guard let bias else { return reference.conv2d(x, weight: weight, geometry: g) }
+            return reference.conv2d(x, weight: weight, bias: bias, relu: relu, geometry: g)
+        }
+        var key = planKey(.convolutionForward, n: n, c: c, h: h, w: w, o: o, geometry: g, layouts: [x.layout])
+        key.bias = bias != nil
+        key.relu = relu
         let plan = runtime.plan(key, make: Self.makeConvolutionPlan(key))
-        return x.withUnsafeStorage { xb, _ in weight.withUnsafeBufferPointer { wb in
+        return x.withUnsafeStorage { xb, _ in weight.withUnsafeBufferPointer { wb in (bias ?? weight).withUnsafeBufferPointer { bb in
             Tensor(shape: [n, o, oh, ow], layout: plan.outputLayout) { out in
-                runtime.execute(plan, [UnsafeRawPointer(xb.baseAddress!), UnsafeRawPointer(wb.baseAddress!), UnsafeRawPointer(out.baseAddress!)],
-                                stamps: [1: weight.stamp])
+                var buffers = [UnsafeRawPointer(xb.baseAddress!), UnsafeRawPointer(wb.baseAddress!)]
+                if bias != nil { buffers.append(UnsafeRawPointer(bb.baseAddress!)) }
+                buffers.append(UnsafeRawPointer(out.baseAddress!))
+                runtime.execute(plan, buffers, stamps: [1: weight.stamp])
             }
-        } }
+        } } }
     }
 
     public func conv2dBackward(gradOutput dy: Tensor, input x: Tensor, weight: Tensor, geometry g: Conv2DGeometry,
@@ -107,11 +124,17 @@ extension DNNLBackend {
         // Right/bottom padding as large as the left/top one: oneDNN checks (H + pl + pr − K)/S + 1 = Ho
         // with the same floor division as `outputSize`, so the rows a stride skips stay skipped.
 
+        let bias = dnnlMemoryDescriptor([key.outChannels], dnnl_x)
+
         var forward = dnnl_convolution_desc_t()
-        dnnlCheck(dnnl_convolution_forward_desc_init(&forward, dnnl_forward_training, algorithm, &src, &weights, nil, &dst,
-                                                     strides, padding, padding), "describing \(key)")
+        withUnsafePointer(to: bias) { biasPointer in
+            dnnlCheck(dnnl_convolution_forward_desc_init(&forward, dnnl_forward_training, algorithm, &src, &weights,
+                                                         key.bias ? biasPointer : nil, &dst, strides, padding, padding),
+                      "describing \(key)")
+        }
         var forwardDescriptor: dnnl_primitive_desc_t?
-        let forwardAttributes = key.pass == .convolutionForward ? runtime.attributes : nil
+        let forwardAttributes = key.pass == .convolutionForward ? runtime.attributes(relu: key.relu) : nil
+        defer { if key.relu { dnnl_primitive_attr_destroy(forwardAttributes) } }
         guard dnnl_primitive_desc_create(&forwardDescriptor, &forward, forwardAttributes, runtime.engine, nil) == dnnl_success,
               let forwardDescriptor else { return nil }
         defer { dnnl_primitive_desc_destroy(forwardDescriptor) }
@@ -131,8 +154,9 @@ extension DNNLBackend {
             return DNNLPlan(key: key, runtime: runtime, descriptor: forwardDescriptor, arguments: [
                 activation(DNNL_ARG_SRC, srcDims, key.layouts[0], dnnl_query_src_md),
                 DNNLPlan.Argument(argument: DNNL_ARG_WEIGHTS, given: plainWeights, query: dnnl_query_weights_md, isOutput: false,
-                                  keepsReorder: true),
-                activationOutput(DNNL_ARG_DST, dstDims, dnnl_query_dst_md, forwardDescriptor)])
+                                  keepsReorder: true)]
+                + (key.bias ? [DNNLPlan.Argument(argument: DNNL_ARG_BIAS, given: bias, query: nil, isOutput: false)] : [])
+                + [activationOutput(DNNL_ARG_DST, dstDims, dnnl_query_dst_md, forwardDescriptor)])
         case .convolutionBackwardData:
             var backward = dnnl_convolution_desc_t()
             dnnlCheck(dnnl_convolution_backward_data_desc_init(&backward, algorithm, &src, &weights, &dst, strides, padding, padding),

@@ -93,6 +93,19 @@ final class DNNLRuntime: @unchecked Sendable {
         dnnlCheck(dnnl_stream_wait(stream), "waiting for the stream")
     }
 
+    /// The shared attributes, or with `relu` a copy with a ReLU post-op (oneDNN applies it to each
+    /// output element as it is written); the caller destroys a copy once its primitive is described.
+    func attributes(relu: Bool) -> dnnl_primitive_attr_t? {
+        guard relu else { return attributes }
+        var copy: dnnl_primitive_attr_t?, postOps: dnnl_post_ops_t?
+        dnnlCheck(dnnl_primitive_attr_clone(&copy, attributes), "copying primitive attributes")
+        dnnlCheck(dnnl_post_ops_create(&postOps), "creating post-ops")
+        defer { dnnl_post_ops_destroy(postOps) }
+        dnnlCheck(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "appending a ReLU post-op")
+        dnnlCheck(dnnl_primitive_attr_set_post_ops(copy, postOps), "setting post-ops")
+        return copy
+    }
+
     /// OpenMP's team size is a per-thread setting, and oneDNN reads it both when it creates a
     /// primitive (to partition the work) and when it runs one: set it on whichever thread calls.
     private func setThreads(_ count: Int32) {
@@ -122,6 +135,9 @@ struct DNNLPlanKey: Hashable, Sendable, CustomStringConvertible {
     var outChannels = 0
     var geometry: Conv2DGeometry? = nil
     var winograd = false
+    /// Convolution forward: a bias argument, and a ReLU post-op.
+    var bias = false
+    var relu = false
     /// Batch norm: oneDNN's `dnnl_normalization_flags_t` bits and ε.
     var flags: UInt32 = 0
     var epsilon: Float = 0
@@ -130,7 +146,7 @@ struct DNNLPlanKey: Hashable, Sendable, CustomStringConvertible {
 
     var description: String {
         var s = "\(pass.rawValue) [\(batch), \(channels), \(height), \(width)] \(layouts.map(\.description).joined(separator: "/"))"
-        if let geometry { s += " → \(outChannels) channels, \(geometry)\(winograd ? ", Winograd" : "")" }
+        if let geometry { s += " → \(outChannels) channels, \(geometry)\(winograd ? ", Winograd" : "")\(bias ? ", bias" : "")\(relu ? ", ReLU" : "")" }
         if flags != 0 { s += ", flags \(flags)" }
         return s
     }

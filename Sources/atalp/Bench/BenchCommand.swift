@@ -132,6 +132,13 @@ struct BenchCommand: ParsableCommand {
             print(String(format: "  convolutions: %.1f GFLOP/s = %.0f%% of the machine's sgemm rate, %.0f%% of the FMA peak (%.0f GFLOP/s)",
                          rate, 100 * rate / sgemm, 100 * rate / fmaPeak, fmaPeak))
         }
+        if let dnnl = Tensor.backend as? DNNLBackend {
+            // Which kernels oneDNN picked (Winograd, direct, reference fallbacks), counted over the plans made.
+            let kernels = Dictionary(grouping: dnnl.implementations()) { plan in
+                "\(plan.prefix { $0 != " " }) \(plan.components(separatedBy: ": ").last ?? "?")"
+            }
+            print("  oneDNN kernels: " + kernels.map { "\($0.key) ×\($0.value.count)" }.sorted().joined(separator: ", "))
+        }
     }
 
     struct Measurement {
