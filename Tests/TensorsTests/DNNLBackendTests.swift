@@ -119,6 +119,26 @@ final class DNNLBackendTests: XCTestCase {
         XCTAssertEqual(backend.conv2d(x, weight: original, geometry: c.geometry), before)
     }
 
+    /// Layers of one shape share a plan; each keeps its own reordered weights, so that alternating
+    /// between them (layer after layer, step after step) reorders each weight once.
+    func testLayersOfOneShapeKeepTheirOwnReorderedWeights() {
+        let backend = DNNLBackend()
+        var rng = SeededRandom(seed: 10)
+        let c = Self.cases[0]
+        let (x, w1, _) = Self.operands(c, using: &rng)
+        let w2 = w1 * 2, bx = x.converted(to: .channelBlocked16)   // blocked in and out: only weights reorder
+        let first = [backend.conv2d(bx, weight: w1, geometry: c.geometry), backend.conv2d(bx, weight: w2, geometry: c.geometry)]
+        Profiler.reset()
+        Profiler.isEnabled = true
+        defer { Profiler.isEnabled = false }
+        for _ in 0..<3 {
+            XCTAssertEqual(backend.conv2d(bx, weight: w1, geometry: c.geometry), first[0])
+            XCTAssertEqual(backend.conv2d(bx, weight: w2, geometry: c.geometry), first[1])
+        }
+        let reorders = Profiler.report().first { $0.name == "oneDNN: boundary reorder" }?.entry.calls ?? 0
+        XCTAssertEqual(reorders, 0, "weights reordered again although neither changed")
+    }
+
     func testBackendNamesParse() {
         XCTAssertEqual(BackendKind(rawValue: "reference"), .reference)
         XCTAssertEqual(BackendKind(rawValue: "onednn"), .onednn)

@@ -68,7 +68,7 @@ final class DNNLRuntime: @unchecked Sendable {
     /// Runs `plan` on the caller's buffers, one per argument in the order of `plan.arguments`, each in
     /// that argument's `given` layout: reorders the inputs that the primitive wants in another layout,
     /// executes, reorders such outputs back, and waits. `stamps[i]`, when given for a `keepsReorder`
-    /// argument (weights), skips its reorder if the last call reordered exactly those values.
+    /// argument (weights), skips its reorder if the plan keeps a reorder of exactly those values.
     func execute(_ plan: DNNLPlan, _ buffers: [UnsafeRawPointer], stamps: [Int: Tensor.Stamp] = [:]) {
         precondition(buffers.count == plan.arguments.count, "\(buffers.count) buffers for \(plan.arguments.count) arguments")
         lock.lock()
@@ -225,12 +225,16 @@ final class DNNLBoundary {
     let reorderPrimitive: dnnl_primitive_t?
     let isOutput: Bool
     let innerBytes: Int
-    /// An input reordered into `ownBuffer` and kept (see `DNNLPlan.Argument.keepsReorder`); only when a
-    /// reorder is needed at all.
+    /// An input reordered into a buffer of its own and kept (see `DNNLPlan.Argument.keepsReorder`);
+    /// only when a reorder is needed at all.
     let keepsReorder: Bool
-    private var ownBuffer = DNNLScratch()
-    /// The values `ownBuffer` holds, reordered.
-    private var reordered: Tensor.Stamp?
+    /// The kept reorders, least recently used first, one per storage: layers of one shape share a plan
+    /// (ResNet-20's six 16-channel 3×3 convolutions of layer1), and with one buffer each call would
+    /// evict the previous layer's weights (34 weight reorders per PGD step, 3.5 % of it). At most
+    /// `keptBytes` per boundary, so that large weights (ResNet-18's layer4: 9.4 MB) keep one copy.
+    private var kept: [(stamp: Tensor.Stamp, buffer: DNNLScratch)] = []
+    private var unstamped = DNNLScratch()
+    static let keptBytes = 16 << 20
 
     init(argument: Int32, given givenDescriptor: dnnl_memory_desc_t, chosen chosenDescriptor: dnnl_memory_desc_t,
          isOutput: Bool, keepsReorder: Bool = false, engine: dnnl_engine_t) {
@@ -264,7 +268,8 @@ final class DNNLBoundary {
     }
 
     deinit {
-        ownBuffer.release()
+        for var entry in kept { entry.buffer.release() }
+        unstamped.release()
         if let reorderPrimitive { dnnl_primitive_destroy(reorderPrimitive) }
         if let inner { dnnl_memory_destroy(inner) }
         dnnl_memory_destroy(given)
@@ -281,12 +286,28 @@ final class DNNLBoundary {
         dnnlCheck(dnnl_memory_set_data_handle(inner, pointer), "binding a buffer in the primitive's layout")
     }
 
-    /// For a `keepsReorder` input: reorders into its own buffer unless that holds `stamp`'s values already.
+    /// For a `keepsReorder` input: binds the kept reorder of `stamp`'s storage, reordering only if its
+    /// values changed since (or it was never reordered); without a stamp, reorders every call.
     func reorderIfChanged(_ stamp: Tensor.Stamp?, _ stream: dnnl_stream_t) {
-        bindInner(ownBuffer.reserve(innerBytes))
-        if let stamp, stamp == reordered { return }
-        reorder(stream)
-        reordered = stamp
+        guard let stamp else {
+            bindInner(unstamped.reserve(innerBytes))
+            reorder(stream)
+            return
+        }
+        var entry: (stamp: Tensor.Stamp, buffer: DNNLScratch)
+        var fresh = true
+        if let i = kept.firstIndex(where: { $0.stamp.storage == stamp.storage }) {
+            entry = kept.remove(at: i)
+            fresh = entry.stamp.version != stamp.version
+        } else if !kept.isEmpty && (kept.count + 1) * innerBytes > Self.keptBytes {
+            entry = kept.removeFirst()
+        } else {
+            entry = (stamp, DNNLScratch())
+        }
+        bindInner(entry.buffer.reserve(innerBytes))
+        if fresh { reorder(stream) }
+        entry.stamp = stamp
+        kept.append(entry)
     }
 
     /// Converts between the two layouts in this boundary's direction; nothing when they agree.
