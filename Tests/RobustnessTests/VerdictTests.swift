@@ -39,6 +39,16 @@ final class VerdictTests: XCTestCase {
                                   + " Robust accuracy after each attack: APGD-CE 55.0 %, APGD-T 32.4 %, Square 12.3 %.")
     }
 
+    /// quick.yaml's AT row: PGD 53.5 %, ensemble 50.5 % on 200 images is a gap of exactly 3 points (Float:
+    /// 3.0000005 for 9.0 % against 6.0 %), which is not more than the threshold.
+    func testAGapExactlyAtTheThresholdIsNotFlagged() {
+        for (pgd, ensemble) in [(Float(0.09), Float(0.06)), (0.535, 0.505)] {
+            let v = GradientMaskingVerdict(cleanAccuracy: 0.8, pgdRobustAccuracy: pgd, stages: stages(pgd, ensemble, ensemble))
+            XCTAssertFalse(v.gapExceedsThreshold, "gap \(v.gapPoints)")
+            XCTAssertEqual(v.severity, .ok)
+        }
+    }
+
     func testSquareBeatingTheGradientAttacksIsFlaggedEvenWithASmallGap() {
         // PGD and APGD agree (every gradient attack is fooled alike); only Square sees through.
         let v = GradientMaskingVerdict(cleanAccuracy: 0.8, pgdRobustAccuracy: 0.50, stages: stages(0.50, 0.495, 0.487), thresholdPoints: 3,

@@ -19,7 +19,7 @@ public func conv2d(_ x: Variable, weight: Variable, geometry: Conv2DGeometry) ->
 }
 
 /// conv2d(x, W) + b[o], then max(·, 0) when `relu`, in one backend call: the convolution of a batch
-/// norm with fixed statistics folded into it (`foldedBatchNorm` in NN), bias: [O].
+/// norm with fixed statistics folded into it (`BatchNorm2d.folding` in NN), bias: [O].
 /// Backward: g = dy masked where the output is 0 (with `relu`); dx and dW are conv2d's for g, db = Σ g
 /// over all but the channel axis.
 public func conv2d(_ x: Variable, weight: Variable, bias: Variable, relu: Bool, geometry: Conv2DGeometry) -> Variable {

@@ -85,14 +85,14 @@ public struct GradientMaskingVerdict: Codable, Hashable, Sendable {
         }
         gapPoints = 100 * (pgd - ensemble)
         gradientFreeExtraPoints = 100 * extra
-        gapExceedsThreshold = gapPoints > thresholdPoints
-        gradientFreeBeatsGradient = gradientFreeExtraPoints > gradientFreePoints
+        gapExceedsThreshold = pointsExceed(gapPoints, thresholdPoints)
+        gradientFreeBeatsGradient = pointsExceed(gradientFreeExtraPoints, gradientFreePoints)
         worstCaseAccuracy = min(pgd, ensemble)
 
         let hasGradientFree = ran.contains { !$0.usesGradients }
         if gapExceedsThreshold || gradientFreeBeatsGradient {
             severity = .likelyMasking
-        } else if !hasGradientFree || -gapPoints > thresholdPoints {
+        } else if !hasGradientFree || pointsExceed(-gapPoints, thresholdPoints) {
             severity = .caution
         } else {
             severity = .ok
@@ -114,7 +114,7 @@ public struct GradientMaskingVerdict: Codable, Hashable, Sendable {
             parts.append(s + ".")
             parts.append("PGD overstates this defense's robustness: report \(pct(worstCaseAccuracy)), not \(pct(pgd)).")
         case .caution:
-            if -gapPoints > thresholdPoints {
+            if pointsExceed(-gapPoints, thresholdPoints) {
                 parts.append("CAUTION: \(ensembleName) finds \(pct(ensemble)), weaker than \(pgdName) (\(pct(pgd))) by \(pts(-gapPoints)) points;"
                              + " its budget may be too small. The lower number, \(pct(worstCaseAccuracy)), is the better bound.")
             }

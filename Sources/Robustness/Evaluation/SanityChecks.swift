@@ -20,10 +20,12 @@ public enum SanityChecks {
     ///   - classes: number of classes (chance level = 1/classes).
     public static func run(_ evaluations: [AttackEvaluation], largeEpsilon: AttackEvaluation? = nil, classes: Int) -> [SanityCheck] {
         var checks: [SanityCheck] = []
-        // 1. More iterations must not help the model.
-        for e in evaluations {
+        // 1. More iterations must not help the model — against a white-box attack. A transfer set made by
+        //    more iterations fits its source more closely and may transfer worse, which says nothing of
+        //    the target's gradients (quick.yaml's black-box PGD-10 rose after 5 iterations for 4 defenses).
+        for e in evaluations where e.threatModel == .whiteBox {
             let rises = zip(e.iterations, zip(e.accuracies, e.accuracies.dropFirst()))
-                .filter { 100 * ($1.1 - $1.0) > tolerance }
+                .filter { pointsExceed(100 * ($1.1 - $1.0), tolerance) }
             checks.append(SanityCheck(
                 name: "accuracy does not rise with iterations (\(e.threatModel.rawValue), ε=\(format(e.epsilon)))",
                 passed: rises.isEmpty,
@@ -34,7 +36,7 @@ public enum SanityChecks {
         for threat in ThreatModel.allCases {
             let byEpsilon = evaluations.filter { $0.threatModel == threat }.sorted { $0.epsilon < $1.epsilon }
             guard byEpsilon.count > 1 else { continue }
-            let bad = zip(byEpsilon, byEpsilon.dropFirst()).filter { 100 * ($1.finalAccuracy - $0.finalAccuracy) > tolerance }
+            let bad = zip(byEpsilon, byEpsilon.dropFirst()).filter { pointsExceed(100 * ($1.finalAccuracy - $0.finalAccuracy), tolerance) }
             checks.append(SanityCheck(
                 name: "accuracy does not rise with ε (\(threat.rawValue))",
                 passed: bad.isEmpty,
@@ -44,7 +46,7 @@ public enum SanityChecks {
         // 3. White-box must not be weaker than transfer at the same ε.
         for white in evaluations where white.threatModel == .whiteBox {
             for transfer in evaluations where transfer.threatModel != .whiteBox && transfer.epsilon == white.epsilon {
-                let ok = 100 * (white.finalAccuracy - transfer.finalAccuracy) <= tolerance
+                let ok = !pointsExceed(100 * (white.finalAccuracy - transfer.finalAccuracy), tolerance)
                 checks.append(SanityCheck(
                     name: "white-box is at least as strong as \(transfer.threatModel.rawValue) (ε=\(format(white.epsilon)))",
                     passed: ok,
@@ -69,4 +71,11 @@ public enum SanityChecks {
 
     static func format(_ x: Float) -> String { String(format: "%g", Double(x)) }
     static func percent(_ x: Float) -> String { String(format: "%.1f %%", Double(100 * x)) }
+}
+
+/// Whether a difference of accuracies, in points, exceeds a threshold. Accuracies are counts over n
+/// images stored as Float fractions, so a difference exactly at the threshold (53.5 − 50.5 = 3 points)
+/// computes as 3.0000002 and must not count as more; 1e-4 points is far below one image in 100 000.
+func pointsExceed(_ points: Float, _ threshold: Float) -> Bool {
+    points > threshold + 1e-4
 }

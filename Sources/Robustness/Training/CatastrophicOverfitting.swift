@@ -29,7 +29,8 @@ public enum CatastrophicOverfitting {
         guard pgd.count >= 2 else { return nil }
         return (1..<pgd.count).first { e in
             let b = reference(pgd, before: e)
-            return pgd[b] - pgd[e] > max(floor, min(drop, pgd[b] / 2)) && fgsm[e] > fgsm[b]
+            // A drop exactly at the threshold (0.8 − 0.6 computes as 0.20000000000000007) is not above it.
+            return pgd[b] - pgd[e] > max(floor, min(drop, pgd[b] / 2)) + 1e-9 && fgsm[e] > fgsm[b]
         }
     }
 

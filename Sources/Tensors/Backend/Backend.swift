@@ -12,7 +12,7 @@ public protocol Backend: Sendable {
     /// x: N×C×H×W, weight: O×C×KH×KW → N×O×Ho×Wo (no bias; add it separately).
     func conv2d(_ x: Tensor, weight: Tensor, geometry: Conv2DGeometry) -> Tensor
     /// conv2d(x, weight) + bias[o], then max(·, 0) when `relu`; bias: [O]. A convolution with a batch
-    /// norm of fixed statistics folded into it (`foldedBatchNorm`): one pass where the backend can.
+    /// norm of fixed statistics folded into it (`BatchNorm2d.folding`): one pass where the backend can.
     func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor, relu: Bool, geometry: Conv2DGeometry) -> Tensor
     /// Gradients of `conv2d` for the inputs asked for; the others are not computed.
     func conv2dBackward(gradOutput: Tensor, input: Tensor, weight: Tensor, geometry: Conv2DGeometry,

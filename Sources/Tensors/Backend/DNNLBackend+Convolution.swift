@@ -6,9 +6,10 @@ import CDNNL
 /// `nChw16c` activations and `OIhw16i16o`-style weights). Activations stay in that layout between
 /// layers: an output (or input gradient) in `nChw16c` is handed back as a `.channelBlocked16` tensor,
 /// and an input already blocked goes in without a reorder. Weights and weight gradients stay plain
-/// OIHW (the optimiser and checkpoints read them); each plan keeps its reordered weights and reorders
-/// again only when their values change (`Tensor.stamp`): the ten passes of a PGD attack reorder once.
-/// The stem's input (1 or 3
+/// OIHW (the optimiser and checkpoints read them); each plan keeps a reorder per weight tensor (the
+/// layers of one shape share a plan) and reorders again only when its values change (`Tensor.stamp`):
+/// the ten passes of a PGD attack reorder each weight once. A bias argument and a ReLU post-op make
+/// the convolution of a folded batch norm one pass. The stem's input (1 or 3
 /// channels) and anything a primitive wants in a layout a `Tensor` cannot hold are reordered at the
 /// boundary (`DNNLBoundary`).
 ///
