@@ -8,14 +8,19 @@ public func conv2d(_ x: Variable, weight: Variable, geometry: Conv2DGeometry) ->
         Tensor.backend.conv2d(x.value, weight: weight.value, geometry: geometry)
     }
     return x.recordingTape.record(y, inputs: [x, weight]) { dy in
-        let passes = (x.requiresGradient ? 1.0 : 0) + (weight.requiresGradient ? 1 : 0)
-        let (dx, dw) = Profiler.measure("conv2d backward", flops: flops * passes) {
-            Tensor.backend.conv2dBackward(gradOutput: dy, input: x.value, weight: weight.value, geometry: geometry,
-                                          needInput: x.requiresGradient, needWeight: weight.requiresGradient)
-        }
-        if let dx { x.accumulateGradient(dx) }
-        if let dw { weight.accumulateGradient(dw) }
+        accumulateConvolutionGradients(dy, x: x, weight: weight, geometry: geometry, flops: flops)
     }
+}
+
+/// The backward pass of `conv2d` for the output gradient g: dx and dW, each only if its input needs it.
+private func accumulateConvolutionGradients(_ g: Tensor, x: Variable, weight: Variable, geometry: Conv2DGeometry, flops: Double) {
+    let passes = (x.requiresGradient ? 1.0 : 0) + (weight.requiresGradient ? 1 : 0)
+    let (dx, dw) = Profiler.measure("conv2d backward", flops: flops * passes) {
+        Tensor.backend.conv2dBackward(gradOutput: g, input: x.value, weight: weight.value, geometry: geometry,
+                                      needInput: x.requiresGradient, needWeight: weight.requiresGradient)
+    }
+    if let dx { x.accumulateGradient(dx) }
+    if let dw { weight.accumulateGradient(dw) }
 }
 
 /// conv2d(x, W) + b[o], then max(·, 0) when `relu`, in one backend call: the convolution of a batch
@@ -30,13 +35,7 @@ public func conv2d(_ x: Variable, weight: Variable, bias: Variable, relu: Bool, 
     let mask = relu ? y : nil
     return x.recordingTape.record(y, inputs: [x, weight, bias]) { [bias = bias.slot] dy in
         let g = mask.map { m in Profiler.measure("relu backward") { dy.maskedWhereNotPositive(m) } } ?? dy
-        let passes = (x.requiresGradient ? 1.0 : 0) + (weight.requiresGradient ? 1 : 0)
-        let (dx, dw) = Profiler.measure("conv2d backward", flops: flops * passes) {
-            Tensor.backend.conv2dBackward(gradOutput: g, input: x.value, weight: weight.value, geometry: geometry,
-                                          needInput: x.requiresGradient, needWeight: weight.requiresGradient)
-        }
-        if let dx { x.accumulateGradient(dx) }
-        if let dw { weight.accumulateGradient(dw) }
+        accumulateConvolutionGradients(g, x: x, weight: weight, geometry: geometry, flops: flops)
         if bias.requiresGradient { bias.accumulateGradient(sumPerChannel(g)) }
     }
 }
