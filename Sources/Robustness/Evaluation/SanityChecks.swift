@@ -75,7 +75,7 @@ public enum SanityChecks {
 
 /// Whether a difference of accuracies, in points, exceeds a threshold. Accuracies are counts over n
 /// images stored as Float fractions, so a difference exactly at the threshold (53.5 − 50.5 = 3 points)
-/// computes as 3.0000002 and must not count as more; 1e-4 points is far below one image in 100 000.
+/// computes as 3.000003 and must not count as more; 1e-4 points is far below one image in 100 000.
 func pointsExceed(_ points: Float, _ threshold: Float) -> Bool {
     points > threshold + 1e-4
 }
