@@ -41,14 +41,13 @@ extension DNNLBackend {
         key.bias = bias != nil
         key.relu = relu
         let plan = runtime.plan(key, make: Self.makeConvolutionPlan(key))
-        return x.withUnsafeStorage { xb, _ in weight.withUnsafeBufferPointer { wb in (bias ?? weight).withUnsafeBufferPointer { bb in
+        return x.withUnsafeStorage { xb, _ in weight.withUnsafeBufferPointer { wb in
             Tensor(shape: [n, o, oh, ow], layout: plan.outputLayout) { out in
-                var buffers = [UnsafeRawPointer(xb.baseAddress!), UnsafeRawPointer(wb.baseAddress!)]
-                if bias != nil { buffers.append(UnsafeRawPointer(bb.baseAddress!)) }
-                buffers.append(UnsafeRawPointer(out.baseAddress!))
+                let buffers = [UnsafeRawPointer(xb.baseAddress!), UnsafeRawPointer(wb.baseAddress!)]
+                    + (bias.map { [address($0)] } ?? []) + [UnsafeRawPointer(out.baseAddress!)]
                 runtime.execute(plan, buffers, stamps: [1: weight.stamp])
             }
-        } } }
+        } }
     }
 
     public func conv2dBackward(gradOutput dy: Tensor, input x: Tensor, weight: Tensor, geometry g: Conv2DGeometry,

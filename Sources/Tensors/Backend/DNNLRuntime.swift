@@ -231,10 +231,13 @@ final class DNNLBoundary {
     /// The kept reorders, least recently used first, one per storage: layers of one shape share a plan
     /// (ResNet-20's six 16-channel 3×3 convolutions of layer1), and with one buffer each call would
     /// evict the previous layer's weights (34 weight reorders per PGD step, 3.5 % of it). At most
-    /// `keptBytes` per boundary, so that large weights (ResNet-18's layer4: 9.4 MB) keep one copy.
+    /// `keptCount` storages and `keptBytes` per boundary: a weight that gets a new storage every step
+    /// (copy on write while a tape still shares it) must not pile up copies, and large weights
+    /// (ResNet-18's layer4: 9.4 MB) keep one.
     private var kept: [(stamp: Tensor.Stamp, buffer: DNNLScratch)] = []
     private var unstamped = DNNLScratch()
     static let keptBytes = 16 << 20
+    static let keptCount = 8
 
     init(argument: Int32, given givenDescriptor: dnnl_memory_desc_t, chosen chosenDescriptor: dnnl_memory_desc_t,
          isOutput: Bool, keepsReorder: Bool = false, engine: dnnl_engine_t) {
@@ -299,7 +302,7 @@ final class DNNLBoundary {
         if let i = kept.firstIndex(where: { $0.stamp.storage == stamp.storage }) {
             entry = kept.remove(at: i)
             fresh = entry.stamp.version != stamp.version
-        } else if !kept.isEmpty && (kept.count + 1) * innerBytes > Self.keptBytes {
+        } else if !kept.isEmpty && (kept.count == Self.keptCount || (kept.count + 1) * innerBytes > Self.keptBytes) {
             entry = kept.removeFirst()
         } else {
             entry = (stamp, DNNLScratch())
