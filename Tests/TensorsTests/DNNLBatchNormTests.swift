@@ -1,9 +1,11 @@
 import XCTest
-import Tensors
+@testable import Tensors
 
-/// oneDNN's batch norm (forward and backward, batch and fixed statistics, with and without the fused
-/// ReLU) on blocked inputs against the reference backend's; plain inputs, which the oneDNN backend hands
-/// to the reference kernels, must come back the same through it.
+/// The oneDNN backend's batch norm (forward and backward, batch and fixed statistics, with and without
+/// the fused ReLU) on blocked inputs against the reference backend's: oneDNN's primitive, and
+/// `BlockedBatchNorm` where a tensor has fewer 16-channel blocks than threads (a backend of 1 thread
+/// runs every blocked shape on oneDNN, one of 4 threads the 16- and 32-channel ones on the own kernel);
+/// plain inputs, which the oneDNN backend hands to the reference kernels, must come back the same through it.
 ///
 /// Tolerance: oneDNN sums the statistics in Float32 where the reference sums in Double, and the
 /// backward pass's reductions run in another order, so the two differ by rounding: bounded by 1e-4 ×
@@ -13,7 +15,11 @@ final class DNNLBatchNormTests: XCTestCase {
     static let shapes: [[Int]] = [[4, 16, 5, 5], [2, 32, 3, 7], [3, 5, 4, 4], [1, 16, 1, 2]]
 
     func testMatchesTheReference() {
-        let oneDNN = DNNLBackend(), reference = CPUBackend()
+        for threads in [1, 4] { matchesTheReference(DNNLBackend(threads: threads)) }
+    }
+
+    func matchesTheReference(_ oneDNN: DNNLBackend) {
+        let reference = CPUBackend()
         for (i, shape) in Self.shapes.enumerated() {
             let c = shape[1]
             var rng = SeededRandom(seed: UInt64(10 + i))
@@ -28,8 +34,9 @@ final class DNNLBatchNormTests: XCTestCase {
                 for mode in [BatchNormMode.batchStatistics, .fixed(mean: runningMean, variance: runningVariance)] {
                     for relu in [false, true] {
                         let fixed: Bool = { if case .fixed = mode { return true } else { return false } }()
-                        let what = "\(shape) \(layout) \(fixed ? "fixed" : "batch") statistics\(relu ? " + ReLU" : "")"
                         let xl = x.converted(to: layout), dyl = dy.converted(to: layout)
+                        let kernel = layout == .plain ? "reference" : oneDNN.runsBlockedKernel(xl) ? "own blocked" : "oneDNN"
+                        let what = "\(shape) \(layout) \(fixed ? "fixed" : "batch") statistics\(relu ? " + ReLU" : ""), \(kernel) kernel"
                         let ours = oneDNN.batchNormForward(xl, gamma: gamma, beta: beta, mode: mode, epsilon: 1e-5, relu: relu)
                         let theirs = reference.batchNormForward(x, gamma: gamma, beta: beta, mode: mode, epsilon: 1e-5, relu: relu)
                         XCTAssertEqual(ours.output.layout, layout, what)
@@ -58,19 +65,28 @@ final class DNNLBatchNormTests: XCTestCase {
         }
     }
 
-    /// DESIGN.md, "Determinism": the same inputs give the same bytes (the statistics are reduced over threads).
+    /// DESIGN.md, "Determinism": the same inputs give the same bytes (the statistics are reduced over
+    /// threads), on oneDNN's kernel (32 channels on 1 thread) and the own one (16 channels on 4).
     func testSameInputsGiveTheSameBytes() {
-        var rng = SeededRandom(seed: 3)
-        let x = Tensor.normal(shape: [8, 32, 6, 6], using: &rng).converted(to: .channelBlocked16)
-        let dy = Tensor.normal(shape: [8, 32, 6, 6], using: &rng).converted(to: .channelBlocked16)
-        let gamma = Tensor(shape: [32], repeating: 1.2), beta = Tensor(shape: [32], repeating: 0.1)
-        let runs = (0..<2).map { _ in
-            let backend = DNNLBackend()
-            let f = backend.batchNormForward(x, gamma: gamma, beta: beta, mode: .batchStatistics, epsilon: 1e-5, relu: true)
-            let b = backend.batchNormBackward(gradOutput: dy, input: x, gamma: gamma, saved: f, reluOutput: f.output, needInput: true, needAffine: true)
-            return [f.output, f.mean, f.inverseStd, b.input!, b.gamma!, b.beta!]
+        for (channels, threads) in [(32, 1), (16, 4)] {
+            var rng = SeededRandom(seed: 3)
+            let x = Tensor.normal(shape: [8, channels, 6, 6], using: &rng).converted(to: .channelBlocked16)
+            let dy = Tensor.normal(shape: [8, channels, 6, 6], using: &rng).converted(to: .channelBlocked16)
+            let gamma = Tensor(shape: [channels], repeating: 1.2), beta = Tensor(shape: [channels], repeating: 0.1)
+            let runs = (0..<2).map { _ in
+                let backend = DNNLBackend(threads: threads)
+                let f = backend.batchNormForward(x, gamma: gamma, beta: beta, mode: .batchStatistics, epsilon: 1e-5, relu: true)
+                let b = backend.batchNormBackward(gradOutput: dy, input: x, gamma: gamma, saved: f, reluOutput: f.output, needInput: true, needAffine: true)
+                return [f.output, f.mean, f.inverseStd, b.input!, b.gamma!, b.beta!]
+            }
+            XCTAssertEqual(runs[0], runs[1], "\(channels) channels on \(threads) threads")
         }
-        XCTAssertEqual(runs[0], runs[1])
+    }
+
+    func testFewerBlocksThanThreadsRunTheOwnKernel() {
+        let x = Tensor(shape: [2, 32, 3, 3], repeating: 0).converted(to: .channelBlocked16)
+        XCTAssertFalse(DNNLBackend(threads: 2).runsBlockedKernel(x))
+        XCTAssertTrue(DNNLBackend(threads: 3).runsBlockedKernel(x))
     }
 
     /// |a − b| ≤ tolerance × max(|b|, `scale`) elementwise.

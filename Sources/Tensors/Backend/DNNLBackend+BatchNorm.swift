@@ -8,7 +8,8 @@ import CDNNL
 /// precision where the reference uses double: the two agree to 5e-7 relative (DNNLBatchNormTests).
 /// Only blocked inputs go to oneDNN: on plain NCHW its batch norm took 135 ms a ResNet-20 training step
 /// against 7.4 ms blocked (issue 19's measurement) and the reference's 48 ms, so row-major inputs (a
-/// channel count that is not a multiple of 16, a max-pool's output) stay on the reference kernels.
+/// channel count that is not a multiple of 16, a max-pool's output) stay on the reference kernels; and
+/// blocked ones with fewer 16-channel blocks than threads go to `BlockedBatchNorm` (`runsBlockedKernel`).
 /// The forward pass always uses `forward_training`, even with fixed statistics: attacks differentiate
 /// through evaluation-mode networks, and the fused ReLU's backward needs the workspace only training
 /// mode writes. The backward pass's mask of a fused ReLU is that workspace, not the output.
@@ -16,6 +17,9 @@ extension DNNLBackend {
     public func batchNormForward(_ x: Tensor, gamma: Tensor, beta: Tensor, mode: BatchNormMode, epsilon: Float, relu: Bool) -> BatchNormForwardResult {
         guard x.rank == 4, x.count > 0, x.layout == .channelBlocked16 else {
             return reference.batchNormForward(x, gamma: gamma, beta: beta, mode: mode, epsilon: epsilon, relu: relu)
+        }
+        if runsBlockedKernel(x) {
+            return BlockedBatchNorm.forward(x, gamma: gamma, beta: beta, mode: mode, epsilon: epsilon, relu: relu)
         }
         let (n, c, h, w) = x.nchw
         precondition(gamma.count == c && beta.count == c, "batch norm parameters of size \(gamma.count) for \(c) channels")
@@ -29,7 +33,7 @@ extension DNNLBackend {
         }
         let key = DNNLPlanKey(pass: .batchNormForward, batch: n, channels: c, height: h, width: w, layouts: [x.layout],
                               flags: flags, epsilon: epsilon)
-        let plan = runtime.plan(key, threads: Self.batchNormThreads(x), make: Self.makeBatchNormPlan(key))
+        let plan = runtime.plan(key, make: Self.makeBatchNormPlan(key))
         var mean = fixed?.mean ?? Tensor(shape: [c]), variance = fixed?.variance ?? Tensor(shape: [c])
         var workspace: Tensor? = relu ? Tensor(shape: [(plan.workspaceBytes + 3) / 4]) : nil
         // Batch statistics are written by the primitive; fixed ones only read (and stay shared with the layer).
@@ -53,6 +57,10 @@ extension DNNLBackend {
     public func batchNormBackward(gradOutput dy: Tensor, input x: Tensor, gamma: Tensor, saved: BatchNormForwardResult, reluOutput: Tensor?,
                                   needInput: Bool, needAffine: Bool) -> (input: Tensor?, gamma: Tensor?, beta: Tensor?) {
         guard needInput || needAffine else { return (nil, nil, nil) }
+        if x.rank == 4, x.count > 0, x.layout == .channelBlocked16, runsBlockedKernel(x) {
+            return BlockedBatchNorm.backward(gradOutput: dy, input: x, gamma: gamma, saved: saved, reluOutput: reluOutput,
+                                             needInput: needInput, needAffine: needAffine)
+        }
         // A result the reference made (no variance: a plain input), or a ReLU without its workspace, goes to the reference.
         guard x.rank == 4, x.count > 0, let variance = saved.variance, let epsilon = saved.epsilon,
               reluOutput == nil || saved.workspace != nil else {
@@ -66,7 +74,7 @@ extension DNNLBackend {
             | (batchStatistics ? 0 : dnnl_use_global_stats.rawValue)
         let key = DNNLPlanKey(pass: .batchNormBackward, batch: n, channels: c, height: h, width: w, layouts: [x.layout],
                               flags: flags, epsilon: epsilon)
-        let plan = runtime.plan(key, threads: Self.batchNormThreads(x), make: Self.makeBatchNormPlan(key))
+        let plan = runtime.plan(key, make: Self.makeBatchNormPlan(key))
         let dy = dy.converted(to: x.layout)
         var dGamma = Tensor(shape: [c]), dBeta = Tensor(shape: [c])
         // oneDNN 2.6 takes a shift argument in the backward pass but does not use it for any gradient.
@@ -82,15 +90,17 @@ extension DNNLBackend {
         return (needInput ? dx : nil, needAffine ? dGamma : nil, needAffine ? dBeta : nil)
     }
 
-    /// At most one thread per block of 16 channels on blocked tensors. With fewer blocks than threads,
-    /// oneDNN 2.6 splits a block's images across threads and joins them with spin barriers between the
-    /// statistics and the normalisation; when another process holds a core for a moment, the spinning
-    /// thread waits out the scheduler's time slice. Measured (`benchmarks/onednn/batchnorm.c`, batch 128,
-    /// 16 channels, 28×28, forward with ReLU, while another process ran on the second core): 0.43 ms on
-    /// one thread, 3.8–24 ms on two; 32 and 64 channels (two and four blocks) ran 0.19 and 0.10 ms on
-    /// either. nil: all threads.
-    static func batchNormThreads(_ x: Tensor) -> Int? {
-        x.layout == .channelBlocked16 ? x.shape[1] / TensorLayout.blockSize : nil
+    /// Whether a blocked tensor goes to atalp's own kernel (`BlockedBatchNorm`) instead of oneDNN's:
+    /// when it has fewer 16-channel blocks than threads. oneDNN 2.6 then splits a block's images across
+    /// threads and joins them with spin barriers between the statistics and the normalisation; when
+    /// another process holds a core for a moment, the spinning thread waits out the scheduler's time
+    /// slice. Measured (`benchmarks/onednn/batchnorm.c`, batch 128, 16 channels, 28×28, forward with
+    /// ReLU, while another process ran on the second core): 0.43 ms on one thread, 3.8–24 ms on two; 32
+    /// and 64 channels (two and four blocks) ran 0.19 and 0.10 ms on either. Before the own kernel, such
+    /// tensors ran on one thread (1.3 ms forward, 1.8 ms backward a call inside a ResNet-20 training
+    /// step, 14 % of it).
+    func runsBlockedKernel(_ x: Tensor) -> Bool {
+        x.shape[1] / TensorLayout.blockSize < Int(runtime.threads)
     }
 
     /// The forward or backward primitive of `key`. The backward one is made with the forward one (same

@@ -313,16 +313,25 @@ final class DNNLBoundary {
         kept.append(entry)
     }
 
-    /// Converts between the two layouts in this boundary's direction; nothing when they agree.
+    /// Converts between the two layouts in this boundary's direction; nothing when they agree. Small
+    /// ones (weights and their gradients: ResNet-20's largest is 147 KB) run on the calling thread:
+    /// waking OpenMP's team cost more than the copy.
     func reorder(_ stream: dnnl_stream_t) {
         guard let reorderPrimitive, let inner else { return }
         let arguments = isOutput
             ? [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: inner), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: given)]
             : [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: given), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: inner)]
+        let team = omp_get_max_threads()
+        let alone = innerBytes <= Self.aloneBytes && team > 1
+        if alone { omp_set_num_threads(1) }
+        defer { if alone { omp_set_num_threads(team) } }
         Profiler.measure("oneDNN: boundary reorder") {
             dnnlCheck(dnnl_primitive_execute(reorderPrimitive, stream, 2, arguments), "reordering")
         }
     }
+
+    /// Reorders of at most this many bytes run on one thread.
+    static let aloneBytes = 256 << 10
 }
 
 /// A grow-only, 64-byte-aligned buffer (AVX-512 loads are fastest aligned).

@@ -39,7 +39,10 @@ extension Tensor {
     public static func += (a: inout Tensor, b: Tensor) {
         precondition(a.shape == b.shape, "shapes differ: \(a.shape) and \(b.shape)")
         b.converted(to: a.layout).withUnsafeStorage { src, _ in
-            a.withUnsafeMutableStorage { dst, _ in for i in 0..<dst.count { dst[i] += src[i] } }
+            a.withUnsafeMutableStorage { dst, _ in
+                let s = SendablePointer(src), d = SendablePointer(dst)
+                Tensor.forEachSlice(dst.count) { range in for i in range { d[i] += s[i] } }
+            }
         }
     }
 
@@ -47,7 +50,25 @@ extension Tensor {
     public mutating func addScaled(_ b: Tensor, _ s: Float) {
         precondition(shape == b.shape, "shapes differ: \(shape) and \(b.shape)")
         b.converted(to: layout).withUnsafeStorage { src, _ in
-            withUnsafeMutableStorage { dst, _ in for i in 0..<dst.count { dst[i] += s * src[i] } }
+            withUnsafeMutableStorage { dst, _ in
+                let x = SendablePointer(src), d = SendablePointer(dst)
+                Tensor.forEachSlice(dst.count) { range in for i in range { d[i] += s * x[i] } }
+            }
+        }
+    }
+
+    /// Elements per slice below which an elementwise pass stays on the calling thread: 256 KiB, where
+    /// waking a second worker (microseconds) costs about what it saves.
+    static let sliceElements = 1 << 16
+
+    /// Calls `body` on contiguous slices of `0..<count` (multiples of 16 elements, a 64-byte line, so
+    /// two workers never write one cache line), on the worker pool when the pass is large. The
+    /// ops of a network step are memory-bound passes over activations of megabytes; one core alone
+    /// does not saturate the memory bandwidth.
+    static func forEachSlice(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let lines = (count + 15) / 16
+        Parallel.forEachChunk(lines, minimumChunk: sliceElements / 16) { _, range in
+            body(range.lowerBound * 16..<Swift.min(range.upperBound * 16, count))
         }
     }
 
@@ -145,15 +166,18 @@ extension Tensor {
         precondition(shape == other.shape, "shapes differ: \(shape) and \(other.shape)")
         return withUnsafeStorage { a, layout in other.converted(to: layout).withUnsafeStorage { b, _ in
             Tensor(shape: shape, layout: layout) { out in
-                let n = out.count, zero = SIMD8<Float>()
-                var i = 0
-                while i + 8 <= n {
-                    let s = UnsafeRawPointer(a.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                        + UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(out.baseAddress! + i).storeBytes(of: s.replacing(with: zero, where: s .< zero), as: SIMD8<Float>.self)
-                    i += 8
+                let a = SendablePointer(a), b = SendablePointer(b), out = SendablePointer(out)
+                Tensor.forEachSlice(count) { range in
+                    let zero = SIMD8<Float>()
+                    var i = range.lowerBound
+                    while i + 8 <= range.upperBound {
+                        let s = UnsafeRawPointer(a.base + i).loadUnaligned(as: SIMD8<Float>.self)
+                            + UnsafeRawPointer(b.base + i).loadUnaligned(as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(out.base + i).storeBytes(of: s.replacing(with: zero, where: s .< zero), as: SIMD8<Float>.self)
+                        i += 8
+                    }
+                    while i < range.upperBound { out[i] = Swift.max(a[i] + b[i], 0); i += 1 }
                 }
-                while i < n { out[i] = Swift.max(a[i] + b[i], 0); i += 1 }
             }
         } }
     }
@@ -163,15 +187,18 @@ extension Tensor {
         precondition(shape == mask.shape, "shapes differ: \(shape) and \(mask.shape)")
         return mask.withUnsafeStorage { m, layout in converted(to: layout).withUnsafeStorage { g, _ in
             Tensor(shape: shape, layout: layout) { out in
-                let n = out.count, zero = SIMD8<Float>()
-                var i = 0
-                while i + 8 <= n {
-                    let v = UnsafeRawPointer(g.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let y = UnsafeRawPointer(m.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(out.baseAddress! + i).storeBytes(of: v.replacing(with: zero, where: y .<= zero), as: SIMD8<Float>.self)
-                    i += 8
+                let m = SendablePointer(m), g = SendablePointer(g), out = SendablePointer(out)
+                Tensor.forEachSlice(count) { range in
+                    let zero = SIMD8<Float>()
+                    var i = range.lowerBound
+                    while i + 8 <= range.upperBound {
+                        let v = UnsafeRawPointer(g.base + i).loadUnaligned(as: SIMD8<Float>.self)
+                        let y = UnsafeRawPointer(m.base + i).loadUnaligned(as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(out.base + i).storeBytes(of: v.replacing(with: zero, where: y .<= zero), as: SIMD8<Float>.self)
+                        i += 8
+                    }
+                    while i < range.upperBound { out[i] = m[i] > 0 ? g[i] : 0; i += 1 }
                 }
-                while i < n { out[i] = m[i] > 0 ? g[i] : 0; i += 1 }
             }
         } }
     }
