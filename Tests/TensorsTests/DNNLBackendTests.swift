@@ -33,7 +33,28 @@ final class DNNLBackendTests: XCTestCase {
     }
 
     func testWinogradConvolutionsMatchTheReference() {
-        compareAllPasses(DNNLBackend(options: .init(winograd: true)), tolerance: 1e-4)
+        compareAllPasses(DNNLBackend(options: Self.winogradEverywhere), tolerance: 1e-4)
+    }
+
+    /// Winograd on every 3×3 stride-1 case here, however narrow (by default only from 64 channels).
+    static let winogradEverywhere = DNNLBackend.Options(winograd: true, winogradMinimumChannels: 1)
+
+    func testWinogradOnlyOnWideThreeByThreeStrideOneLayers() {
+        let options = DNNLBackend.Options()
+        let same = Conv2DGeometry(kernel: 3, stride: 1, padding: 1)
+        XCTAssertTrue(options.usesWinograd(same, inChannels: 64, outChannels: 128))
+        XCTAssertFalse(options.usesWinograd(same, inChannels: 16, outChannels: 16), "ResNet-20's first group is faster direct")
+        XCTAssertFalse(options.usesWinograd(same, inChannels: 3, outChannels: 64), "a stem is faster direct")
+        XCTAssertFalse(options.usesWinograd(Conv2DGeometry(kernel: 3, stride: 2, padding: 1), inChannels: 64, outChannels: 64))
+        XCTAssertFalse(options.usesWinograd(Conv2DGeometry(kernel: 1, stride: 1, padding: 0), inChannels: 64, outChannels: 64))
+        XCTAssertFalse(DNNLBackend.Options(winograd: false).usesWinograd(same, inChannels: 64, outChannels: 64))
+        // The choice reaches oneDNN: a wide layer gets a Winograd kernel, a narrow one a direct kernel.
+        let backend = DNNLBackend()
+        _ = backend.conv2d(Tensor(shape: [1, 64, 8, 8], repeating: 1), weight: Tensor(shape: [64, 64, 3, 3], repeating: 0.1), geometry: same)
+        _ = backend.conv2d(Tensor(shape: [1, 16, 8, 8], repeating: 1), weight: Tensor(shape: [16, 16, 3, 3], repeating: 0.1), geometry: same)
+        let kernels = backend.implementations()
+        XCTAssertTrue(kernels.contains { $0.contains("[1, 64, 8, 8]") && $0.contains("wino") }, "\(kernels)")
+        XCTAssertTrue(kernels.contains { $0.contains("[1, 16, 8, 8]") && !$0.contains("wino") }, "\(kernels)")
     }
 
     /// DESIGN.md, "Determinism": same inputs → the same bytes, including the backward-weights
@@ -41,7 +62,8 @@ final class DNNLBackendTests: XCTestCase {
     func testSameInputsGiveTheSameBytes() {
         var digest: UInt64 = 0xcbf2_9ce4_8422_2325
         for winograd in [false, true] {
-            let first = DNNLBackend(options: .init(winograd: winograd)), second = DNNLBackend(options: .init(winograd: winograd))
+            let options = winograd ? Self.winogradEverywhere : DNNLBackend.Options(winograd: false)
+            let first = DNNLBackend(options: options), second = DNNLBackend(options: options)
             for (i, c) in Self.cases.enumerated() {
                 var rng = SeededRandom(seed: UInt64(100 + i))
                 let (x, w, dy) = Self.operands(c, using: &rng)
@@ -80,7 +102,7 @@ final class DNNLBackendTests: XCTestCase {
         for ch in 0..<3 { w[ch, ch, 1, 1] = 1 }
         let g = Conv2DGeometry(kernel: 3, padding: 1)
         XCTAssertEqual(DNNLBackend(options: .init(winograd: false)).conv2d(x, weight: w, geometry: g), x)
-        assertClose(DNNLBackend(options: .init(winograd: true)).conv2d(x, weight: w, geometry: g), x, tolerance: 1e-5,
+        assertClose(DNNLBackend(options: Self.winogradEverywhere).conv2d(x, weight: w, geometry: g), x, tolerance: 1e-5,
                     "Winograd identity", file: #filePath, line: #line)
     }
 

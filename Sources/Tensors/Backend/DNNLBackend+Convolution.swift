@@ -14,7 +14,8 @@ import CDNNL
 /// boundary (`DNNLBoundary`).
 ///
 /// Winograd F(4×4, 3×3) (`dnnl_convolution_winograd`, Lavin & Gray 2016) is asked for on 3×3
-/// stride-1 layers when `options.winograd` is on; where oneDNN has no Winograd kernel for a shape (or
+/// stride-1 layers of at least 64 channels when `options.winograd` is on (`Options.usesWinograd`:
+/// narrower layers are faster direct); where oneDNN has no Winograd kernel for a shape (or
 /// for this CPU) it falls back to direct. It trades accuracy for speed: about 1e-6 relative error
 /// against double precision, versus 2–5e-7 for direct (issue 19's measurements).
 extension DNNLBackend {
@@ -87,10 +88,11 @@ extension DNNLBackend {
         return (dx, dw)
     }
 
-    /// Winograd only where it applies: 3×3, stride 1 (oneDNN's F(4,3) kernels need both).
+    /// Winograd only where it applies (3×3, stride 1: oneDNN's F(4,3) kernels need both) and pays
+    /// (`Options.winogradMinimumChannels`).
     func planKey(_ pass: DNNLPlanKey.Pass, n: Int, c: Int, h: Int, w: Int, o: Int, geometry g: Conv2DGeometry,
                  layouts: [TensorLayout]) -> DNNLPlanKey {
-        let winograd = options.winograd && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
+        let winograd = options.usesWinograd(g, inChannels: c, outChannels: o)
         return DNNLPlanKey(pass: pass, batch: n, channels: c, height: h, width: w, layouts: layouts,
                            outChannels: o, geometry: g, winograd: winograd)
     }
