@@ -7,8 +7,8 @@
 # With Open MPI (scripts/setup.sh installs it) and two or more cores, the job runs as one single-thread
 # rank per core (at most 8), each rank a group computing independent stages side by side over the
 # shared store (`atalp run --groups`, docs/cluster.md): small batches of 28×28 images keep the threads
-# of one process from using the cores fully, separate processes do (32:44 → 19:15 on 2 cores,
-# README). ATALP_MAIN_RANKS=1 runs it as one process.
+# of one process from using the cores fully, separate processes do (2 cores, the engine of
+# 2026-11-29: 32:44 as one process, 19:15 as two ranks; 13:16 as two ranks with today's, README). ATALP_MAIN_RANKS=1 runs it as one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -1,5 +1,5 @@
 // oneDNN 2.6 batch norm (forward training, scale + shift, fused ReLU, nChw16c), batch 128, timed alone:
-// the measurement behind DNNLBackend.batchNormThreads. Median-free: the mean of 50 runs after 3 warm-ups.
+// the measurement behind DNNLBackend.runsBlockedKernel. Median-free: the mean of 50 runs after 3 warm-ups.
 //
 //     gcc -O2 benchmarks/onednn/batchnorm.c -o /tmp/bn -ldnnl -fopenmp
 //     for t in 1 2; do OMP_NUM_THREADS=$t /tmp/bn 16 28; done     # channels, height = width

@@ -166,18 +166,7 @@ extension Tensor {
         precondition(shape == other.shape, "shapes differ: \(shape) and \(other.shape)")
         return withUnsafeStorage { a, layout in other.converted(to: layout).withUnsafeStorage { b, _ in
             Tensor(shape: shape, layout: layout) { out in
-                let a = SendablePointer(a), b = SendablePointer(b), out = SendablePointer(out)
-                Tensor.forEachSlice(count) { range in
-                    let zero = SIMD8<Float>()
-                    var i = range.lowerBound
-                    while i + 8 <= range.upperBound {
-                        let s = UnsafeRawPointer(a.base + i).loadUnaligned(as: SIMD8<Float>.self)
-                            + UnsafeRawPointer(b.base + i).loadUnaligned(as: SIMD8<Float>.self)
-                        UnsafeMutableRawPointer(out.base + i).storeBytes(of: s.replacing(with: zero, where: s .< zero), as: SIMD8<Float>.self)
-                        i += 8
-                    }
-                    while i < range.upperBound { out[i] = Swift.max(a[i] + b[i], 0); i += 1 }
-                }
+                Tensor.zipSIMD8(a, b, into: out) { a, b in let s = a + b; return s.replacing(with: 0, where: s .< 0) }
             }
         } }
     }
@@ -187,19 +176,26 @@ extension Tensor {
         precondition(shape == mask.shape, "shapes differ: \(shape) and \(mask.shape)")
         return mask.withUnsafeStorage { m, layout in converted(to: layout).withUnsafeStorage { g, _ in
             Tensor(shape: shape, layout: layout) { out in
-                let m = SendablePointer(m), g = SendablePointer(g), out = SendablePointer(out)
-                Tensor.forEachSlice(count) { range in
-                    let zero = SIMD8<Float>()
-                    var i = range.lowerBound
-                    while i + 8 <= range.upperBound {
-                        let v = UnsafeRawPointer(g.base + i).loadUnaligned(as: SIMD8<Float>.self)
-                        let y = UnsafeRawPointer(m.base + i).loadUnaligned(as: SIMD8<Float>.self)
-                        UnsafeMutableRawPointer(out.base + i).storeBytes(of: v.replacing(with: zero, where: y .<= zero), as: SIMD8<Float>.self)
-                        i += 8
-                    }
-                    while i < range.upperBound { out[i] = m[i] > 0 ? g[i] : 0; i += 1 }
-                }
+                Tensor.zipSIMD8(g, m, into: out) { g, m in g.replacing(with: 0, where: m .<= 0) }
             }
         } }
+    }
+
+    /// out[i] = f(a[i], b[i]), eight elements at a time (the compiler leaves such masked loops scalar),
+    /// on the worker pool for large passes (`forEachSlice`).
+    @inline(__always)
+    static func zipSIMD8(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>,
+                         _ f: @escaping @Sendable (SIMD8<Float>, SIMD8<Float>) -> SIMD8<Float>) {
+        let a = SendablePointer(a), b = SendablePointer(b), o = SendablePointer(out)
+        forEachSlice(out.count) { range in
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let v = f(UnsafeRawPointer(a.base + i).loadUnaligned(as: SIMD8<Float>.self),
+                          UnsafeRawPointer(b.base + i).loadUnaligned(as: SIMD8<Float>.self))
+                UnsafeMutableRawPointer(o.base + i).storeBytes(of: v, as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < range.upperBound { o[i] = f(SIMD8(repeating: a[i]), SIMD8(repeating: b[i]))[0]; i += 1 }
+        }
     }
 }

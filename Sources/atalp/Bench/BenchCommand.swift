@@ -36,8 +36,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print where the time of each workload asked for goes, per op.")
     var profile = false
     @Option(name: .customLong("fma-peak"),
-            help: "The machine's single-precision FMA peak in GFLOP/s, for the convolutions' share of it (default: 233, this 2-core AVX-512 machine, as measured in issue 19).")
-    var fmaPeak: Double = 233
+            help: "The machine's single-precision FMA peak in GFLOP/s, for the convolutions' share of it (default: 334, this 2-core AVX-512 machine on 2026-11-30; measure yours with benchmarks/fma-peak.c).")
+    var fmaPeak: Double = 334
     @Option(help: .hidden)
     var single: String?
 
@@ -63,7 +63,9 @@ struct BenchCommand: ParsableCommand {
         } else {
             print(String(format: "machine: %d threads; sgemm 2048³: %.1f GFLOP/s (OpenBLAS threaded), %.1f GFLOP/s (one single-threaded product per core)",
                          Parallel.threadCount, rate.threaded, rate.perCore))
-            print("backend: \(BackendKind.current.rawValue) (ATALP_BACKEND); workers: \(Parallel.pool.rawValue) pool, OMP_WAIT_POLICY=\(ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "unset")")
+            let environment = ProcessInfo.processInfo.environment
+            print("backend: \(BackendKind.current.rawValue) (ATALP_BACKEND); workers: \(Parallel.pool.rawValue) pool, "
+                  + "OMP_WAIT_POLICY=\(environment["OMP_WAIT_POLICY"] ?? "unset") GOMP_SPINCOUNT=\(environment["GOMP_SPINCOUNT"] ?? "unset")")
             print("network   input     workload     atalp img/s  peak MiB" + (peer ? "   torch img/s  peak MiB   atalp/torch" : ""))
         }
         for net in networks {
