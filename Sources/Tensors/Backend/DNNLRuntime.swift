@@ -51,16 +51,14 @@ final class DNNLRuntime: @unchecked Sendable {
         dnnl_engine_destroy(engine)
     }
 
-    /// The plan for `key`, made by `make` the first time, to run on `threads` of OpenMP's team (at most
-    /// the runtime's; nil: all of them).
-    func plan(_ key: DNNLPlanKey, threads: Int? = nil, make: (DNNLRuntime) -> DNNLPlan) -> DNNLPlan {
+    /// The plan for `key`, made by `make` the first time, for the runtime's `threads`.
+    func plan(_ key: DNNLPlanKey, make: (DNNLRuntime) -> DNNLPlan) -> DNNLPlan {
         lock.lock()
         defer { lock.unlock() }
-        setThreads(threads.map { Int32(max(1, $0)) } ?? self.threads)
+        setThreads(threads)
         if let cached = plans[key] { return cached }
         if plans.count >= Self.planLimit { plans.removeAll() }
         let plan = make(self)
-        plan.threads = threads.map { min(self.threads, Int32(max(1, $0))) } ?? self.threads
         plans[key] = plan
         return plan
     }
@@ -73,7 +71,7 @@ final class DNNLRuntime: @unchecked Sendable {
         precondition(buffers.count == plan.arguments.count, "\(buffers.count) buffers for \(plan.arguments.count) arguments")
         lock.lock()
         defer { lock.unlock() }
-        setThreads(plan.threads)
+        setThreads(threads)
         while slots.count < buffers.count { slots.append(DNNLScratch()) }
         var arguments: [dnnl_exec_arg_t] = []
         for (i, boundary) in plan.arguments.enumerated() {
@@ -162,8 +160,6 @@ final class DNNLPlan {
     /// Bytes of the workspace a forward pass writes for its backward pass (batch norm's ReLU mask); 0 if none.
     let workspaceBytes: Int
     let implementation: String
-    /// OpenMP threads it was made for and runs on (set by `DNNLRuntime.plan`).
-    fileprivate(set) var threads: Int32 = 1
 
     /// One argument: its execution argument, the layout the caller's buffer has, and the query for the
     /// layout the primitive chose (nil: the primitive takes the caller's layout as it is).
