@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-build
 command -v swift >/dev/null || export PATH="$PATH:/opt/swift/usr/bin"
-# The tests run on OpenMP workers (oneDNN, the default backend): let idle ones sleep rather than spin,
+# The tests run on OpenMP workers (oneDNN, the default backend): let idle ones spin briefly, then sleep,
 # as the CLI does (OpenMPWaitPolicy); a test process cannot set this itself, libgomp reads it when loaded.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" GOMP_SPINCOUNT="${GOMP_SPINCOUNT:-10000}"
 swift build --build-tests -c release -Xswiftc -enable-testing
 swift test --skip-build -c release -Xswiftc -enable-testing "$@"
 # The backend is chosen once per process: run the gradient checks and the backend tests again on the

@@ -14,8 +14,8 @@ public struct DNNLBackend: Backend {
         public var winograd: Bool
         /// Narrower layers run direct: there Winograd's input and output transforms outweigh the
         /// multiplications it saves. Per layer, oneDNN's own timings (`ONEDNN_VERBOSE=1 atalp bench
-        /// --single NET:WORKLOAD` with `ATALP_WINOGRAD=1` and `0`, this 2-core AVX-512 machine,
-        /// 2026-11-30), ms per call, Winograd / direct:
+        /// --network NET --workload pgd-step` and `train-step`, with `ATALP_WINOGRAD=1` and `0`, this
+        /// 2-core AVX-512 machine, 2026-11-30), ms per call, Winograd / direct:
         ///
         /// | layer (batch 128, 2 threads) | forward | backward data | backward weights |
         /// |---|---:|---:|---:|
@@ -32,8 +32,8 @@ public struct DNNLBackend: Backend {
         /// also faster direct (16 → 16 forward 2.17 / 1.52 ms) and its 64-channel ones slightly faster
         /// Winograd (forward 1.20 / 1.25 ms, backward weights 1.14 / 1.54 ms). Whole steps, images/s,
         /// three alternating runs: ResNet-20 PGD step 1450 Winograd everywhere / 1665 direct everywhere,
-        /// training step 954 / 1064; ResNet-18 PGD step 199 / 117. Winograd's cost is accuracy: ~1e-6
-        /// relative error against the reference instead of ~3e-7 (DNNLBackendTests).
+        /// training step 954 / 1064; ResNet-18 PGD step 199 / 117. Winograd's cost is accuracy: a worst
+        /// relative error per layer of 1.1e-6 against the reference instead of 7e-7 (DNNLBackendTests).
         public var winogradMinimumChannels: Int
 
         public init(winograd: Bool = true, winogradMinimumChannels: Int = 64) {

@@ -11,17 +11,20 @@ import Glibc
 /// load at ~6): 0.56–0.63 s/step passive against 1.4–2.6 s/step spinning, with the same oneDNN
 /// primitives — spinning workers burn the time slices the working ones need. Fully passive costs a
 /// futex wake per region, and a step has a few hundred regions: idle, a short spin first
-/// (`GOMP_SPINCOUNT`, which overrides the policy's count) is faster. Measured 2026-11-30,
-/// `OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=S atalp bench --single resnet20:train-step`, images/s, medians
-/// of 4 alternating runs idle / of 2 with two busy processes beside it:
+/// (`GOMP_SPINCOUNT`, which overrides the policy's count) is faster. Measured 2026-11-30 (the engine
+/// before the own batch-norm kernel and the Winograd rule), `OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=S
+/// atalp bench --network resnet20 --workload train-step`, images/s, medians of 4 alternating runs idle /
+/// of 2 with two busy processes beside it:
 ///
 /// | S | 0 | 3 000 | 10 000 | 30 000 | 300 000 (libgomp's default) |
 /// |---|---:|---:|---:|---:|---:|
 /// | idle | 625 | 660 | 665 | 686 | — |
 /// | loaded | 281 | 276 | 302 | 218 | 155 |
 ///
-/// So the CLI restarts itself once with `OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=10000` (about 0.1 ms
-/// of spinning, then sleep) when the OpenMP pool is in use and the user has chosen neither.
+/// 30 000 is a little faster idle but loses a quarter beside busy processes; 10 000 gains idle and is
+/// level with no spin under load. So the CLI restarts itself once with `OMP_WAIT_POLICY=passive
+/// GOMP_SPINCOUNT=10000` (about 0.1 ms of spinning, then sleep) when the OpenMP pool is in use and the
+/// user has chosen neither.
 public enum OpenMPWaitPolicy {
     /// Set in the restarted process, so that child processes (e.g. the bench's PyTorch peer) can be
     /// given the user's own environment back.

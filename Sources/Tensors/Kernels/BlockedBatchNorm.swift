@@ -3,21 +3,24 @@
 /// (ResNet-20's 16-channel layers on two threads).
 ///
 /// Why our own kernel there: oneDNN 2.6 splits such a tensor's images across its threads and joins
-/// them with spin barriers, which stall whenever another process takes a core for a moment, so the
-/// backend ran it on one thread per block (`DNNLBackend.batchNormThreads`) — half the machine on the
-/// largest activations of the network. Here each pass is one parallel loop over chunks of images, joined
+/// them with spin barriers, which stall whenever another process takes a core for a moment
+/// (`DNNLBackend.runsBlockedKernel`), so the backend had run oneDNN's on one thread per block — half
+/// the machine on the largest activations of the network. Here each pass is one parallel loop over chunks of images, joined
 /// by the worker pool (OpenMP: a short spin, then sleep), and one SIMD16 load holds a pixel's 16 channels.
 ///
 /// Formulas as the reference (`CPUBackend+BatchNorm`): x̂ = (x − μ)·σ⁻¹, σ⁻¹ = 1/√(var + ε) with the
 /// biased batch variance, y = γ·x̂ + β (then max(·, 0) with `relu`); backward, with dy′ = dy masked where
 /// the ReLU's output was ≤ 0, dβ = Σ dy′, dγ = Σ dy′·x̂, dx = γσ⁻¹/M·(M·dy′ − dβ − x̂·dγ) (M = N·H·W), or
 /// dx = γσ⁻¹·dy′ with fixed statistics. Mean and variance in two passes, as the reference: per (image,
-/// block) a float sum over the plane, accumulated in double; each chunk's partial sums are added in
-/// chunk order, so a thread count always gives the same bytes.
+/// block) a float sum over the plane, accumulated in double (the reference splits each plane sum over
+/// eight float accumulators and takes σ⁻¹ in double: the two agree to rounding, DNNLBatchNormTests).
+/// Each chunk's partial sums are added in chunk order, so results are reproducible for a fixed thread
+/// count; other thread counts may differ in rounding. Shapes: x N×C×H×W with C a multiple of 16, γ, β C.
 enum BlockedBatchNorm {
     static func forward(_ x: Tensor, gamma: Tensor, beta: Tensor, mode: BatchNormMode, epsilon: Float, relu: Bool) -> BatchNormForwardResult {
         precondition(x.layout == .channelBlocked16, "blocked batch norm of a \(x.layout) tensor")
         let (n, c, h, w) = x.nchw
+        precondition(c % 16 == 0, "blocked batch norm of \(c) channels (not whole 16-channel blocks)")
         let m = n * h * w
         precondition(gamma.count == c && beta.count == c, "batch norm parameters of size \(gamma.count) for \(c) channels")
         let mean: [Float], variance: [Float]

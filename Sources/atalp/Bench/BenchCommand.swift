@@ -36,7 +36,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print where the time of each workload asked for goes, per op.")
     var profile = false
     @Option(name: .customLong("fma-peak"),
-            help: "The machine's single-precision FMA peak in GFLOP/s, for the convolutions' share of it (default: 334, this 2-core AVX-512 machine on 2026-11-30; measure yours with benchmarks/fma-peak.c).")
+            help: "The machine's single-precision FMA peak in GFLOP/s, for the convolutions' share of it (this 2-core AVX-512 machine measured 334–344 on 2026-11-30; measure yours with benchmarks/fma-peak.c).")
     var fmaPeak: Double = 334
     @Option(help: .hidden)
     var single: String?
@@ -120,15 +120,16 @@ struct BenchCommand: ParsableCommand {
         var convSeconds = 0.0, convFlops = 0.0, attributed = 0.0
         for (name, e) in Profiler.report() {
             // Conversions run inside ops (already counted there).
-            if !name.hasPrefix("layout:") && !name.hasPrefix("oneDNN:") { attributed += e.seconds }
+            let inside = name.hasPrefix("layout:") || name.hasPrefix("oneDNN:")
+            if !inside { attributed += e.seconds }
             let rateText = e.flops > 0 ? String(format: "  %6.1f GFLOP/s (%3.0f%% of sgemm)", e.flops / e.seconds / 1e9,
-                                                100 * e.flops / e.seconds / 1e9 / sgemm) : ""
-            print(String(format: "  %-22@ %6.1f%%  %8.2f ms/step  %6d calls/step", name, 100 * e.seconds / total,
+                                                100 * e.flops / e.seconds / 1e9 / sgemm) : inside ? "  (inside the ops above)" : ""
+            print("  " + padded(name) + String(format: " %6.1f%%  %8.2f ms/step  %6d calls/step", 100 * e.seconds / total,
                          1000 * e.seconds / Double(steps), e.calls / steps) + rateText)
             if name.hasPrefix("conv2d") { convSeconds += e.seconds; convFlops += e.flops }
         }
-        print(String(format: "  %-22@ %6.1f%%  %8.2f ms/step  (loss, optimiser, attack updates, tape)", "outside the ops",
-                     100 * (total - attributed) / total, 1000 * (total - attributed) / Double(steps)))
+        print("  " + padded("outside the ops") + String(format: " %6.1f%%  %8.2f ms/step  (loss, optimiser, attack updates, tape)",
+                                                          100 * (total - attributed) / total, 1000 * (total - attributed) / Double(steps)))
         if convSeconds > 0 {
             let rate = convFlops / convSeconds / 1e9
             print(String(format: "  convolutions: %.1f GFLOP/s = %.0f%% of the machine's sgemm rate, %.0f%% of the FMA peak (%.0f GFLOP/s)",
@@ -191,4 +192,9 @@ func capture(_ executable: String, _ arguments: [String], environment: [String: 
         throw ValidationError("\(executable) \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus):\n\(text)")
     }
     return text
+}
+
+/// `name` padded with spaces to a column of 26 characters (`%-22@` does not pad Swift strings).
+private func padded(_ name: String) -> String {
+    name.count >= 26 ? name : name + String(repeating: " ", count: 26 - name.count)
 }
