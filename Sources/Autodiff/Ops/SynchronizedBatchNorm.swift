@@ -19,14 +19,14 @@ public func synchronizedBatchNorm(_ x: Variable, gamma: Variable, beta: Variable
     let plane = h * w
     // Pass 1: Σ x per channel, and the count, over every rank. Per (image, channel) a float sum over
     // the plane, accumulated in double, as the one-process reference kernel does; in x's own layout.
-    var sums = channelSums(x.value, center: nil) + [0]
+    var sums = x.value.channelSums() + [0]
     sums[c] = Double(n * plane)
     sums = communicator.allreduceSum(sums)
     let m = sums[c]
     precondition(m > 1, "batch norm in training mode needs more than one value per channel, got \(m) over all ranks")
     let mean = Tensor(shape: [c], values: (0..<c).map { Float(sums[$0] / m) })
     // Pass 2: Σ (x − μ)² per channel over every rank.
-    var deviations = channelSums(x.value, center: mean.scalars)
+    var deviations = x.value.channelSums(center: mean.scalars)
     deviations = communicator.allreduceSum(deviations)
     let biased = Tensor(shape: [c], values: deviations.map { Float($0 / m) })
     let unbiased = Tensor(shape: [c], values: deviations.map { Float($0 / (m - 1)) })
@@ -71,57 +71,6 @@ public enum BatchNormSynchronization {
     @TaskLocal public static var communicator: Communicator?
 }
 
-/// Per channel of an N×C×H×W tensor in either layout: Σ x, or Σ (x − center[c])² when `center` is
-/// given; per (image, channel) a float sum over the plane, accumulated in double. Parallel over
-/// channels (plain) or blocks of 16 channels (blocked, where one SIMD16 load holds a pixel's 16 channels).
-private func channelSums(_ x: Tensor, center: [Float]?) -> [Double] {
-    let (n, c, h, w) = x.nchw
-    let plane = h * w
-    var sums = [Double](repeating: 0, count: c)
-    let centers = center ?? [Float](repeating: 0, count: c)
-    let squared = center != nil
-    sums.withUnsafeMutableBufferPointer { out in
-        let o = SendablePointer(out)
-        centers.withUnsafeBufferPointer { cb in
-            let cP = SendablePointer(cb)
-            x.withUnsafeStorage { xb, layout in
-                let xP = SendablePointer(xb)
-                if layout == .plain {
-                    Parallel.forEachChunk(c) { _, channels in
-                        for ch in channels {
-                            var s = 0.0
-                            for i in 0..<n {
-                                let p = xP.base + (i * c + ch) * plane
-                                s += Double(squared ? planeSquaredDeviation(p, plane, from: cP[ch]) : planeSum(p, plane))
-                            }
-                            o[ch] = s
-                        }
-                    }
-                } else {
-                    let blocks = c / 16
-                    Parallel.forEachChunk(blocks) { _, range in
-                        for block in range {
-                            let center = UnsafeRawPointer(cP.base + block * 16).loadUnaligned(as: SIMD16<Float>.self)
-                            var total = [Double](repeating: 0, count: 16)
-                            for i in 0..<n {
-                                let tile = UnsafeRawPointer(xP.base + (i * blocks + block) * plane * 16)
-                                var acc = SIMD16<Float>()
-                                for p in 0..<plane {
-                                    let v = tile.loadUnaligned(fromByteOffset: p * 64, as: SIMD16<Float>.self)
-                                    if squared { let d = v - center; acc += d * d } else { acc += v }
-                                }
-                                for k in 0..<16 { total[k] += Double(acc[k]) }
-                            }
-                            for k in 0..<16 { o[block * 16 + k] = total[k] }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    return sums
-}
-
 /// dx += offsets[c] + slopes[c]·(x − centers[c]) for every element of channel c, in dx's layout (x is
 /// read in the same one).
 private func addChannelLinear(to dx: inout Tensor, of x: Tensor, offsets: [Float], slopes: [Float], centers: [Float]) {
@@ -162,27 +111,4 @@ private func addChannelLinear(to dx: inout Tensor, of x: Tensor, offsets: [Float
             }
         }
     } } } }
-}
-
-/// Σ p[i] with eight float accumulators (the one-process kernel's summation order).
-@inline(__always)
-private func planeSum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
-    var acc = SIMD8<Float>()
-    var i = 0
-    while i + 8 <= count { acc += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self); i += 8 }
-    var s = acc.sum()
-    while i < count { s += p[i]; i += 1 }
-    return s
-}
-
-/// Σ (p[i] − center)² with eight float accumulators.
-@inline(__always)
-private func planeSquaredDeviation(_ p: UnsafePointer<Float>, _ count: Int, from center: Float) -> Float {
-    var acc = SIMD8<Float>()
-    let c8 = SIMD8<Float>(repeating: center)
-    var i = 0
-    while i + 8 <= count { let d = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) - c8; acc += d * d; i += 8 }
-    var s = acc.sum()
-    while i < count { let d = p[i] - center; s += d * d; i += 1 }
-    return s
 }

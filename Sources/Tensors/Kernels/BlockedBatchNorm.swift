@@ -72,31 +72,33 @@ enum BlockedBatchNorm {
         let batchStatistics = saved.unbiasedVariance != nil
         let dy = dy.converted(to: .channelBlocked16), mask = reluOutput?.converted(to: .channelBlocked16)
         let mean = saved.mean.scalars, inverseStd = saved.inverseStd.scalars
-        // Σ dy′ and Σ dy′·(x − μ) per channel, in one pass.
-        let sums = gradientSums(dy, mask: mask, x: x, mean: mean)
+        // Σ dy′ and Σ dy′·(x − μ) per channel, in one pass; dx with fixed statistics needs neither.
+        let sums = needAffine || batchStatistics ? gradientSums(dy, mask: mask, x: x, mean: mean) : [Double](repeating: 0, count: 2 * c)
         let dBeta = (0..<c).map { Float(sums[$0]) }
         let dGamma = (0..<c).map { Float(sums[c + $0]) * inverseStd[$0] }
-        guard needInput else {
-            return (nil, needAffine ? Tensor(shape: [c], values: dGamma) : nil, needAffine ? Tensor(shape: [c], values: dBeta) : nil)
-        }
-        // dx = a·dy′ + b + k·(x − μ) per channel.
+        let affine = needAffine ? (Tensor(shape: [c], values: dGamma), Tensor(shape: [c], values: dBeta)) : nil
+        guard needInput else { return (nil, affine?.0, affine?.1) }
+        // dx = a·dy′ + b + k·(x − μ) per channel; the four per-channel vectors a, b, k, μ one after another.
         let gammas = gamma.scalars
-        var a = [Float](repeating: 0, count: c), b = a, k = a
+        var coefficients = [Float](repeating: 0, count: 4 * c)
         for ch in 0..<c {
-            a[ch] = gammas[ch] * inverseStd[ch]
+            let a = gammas[ch] * inverseStd[ch]
+            coefficients[ch] = a
             if batchStatistics {
-                b[ch] = -a[ch] * dBeta[ch] / m
-                k[ch] = -a[ch] * dGamma[ch] * inverseStd[ch] / m
+                coefficients[c + ch] = -a * dBeta[ch] / m
+                coefficients[2 * c + ch] = -a * dGamma[ch] * inverseStd[ch] / m
             }
+            coefficients[3 * c + ch] = mean[ch]
         }
         let dx = Tensor(shape: x.shape, layout: .channelBlocked16) { out in
             let dxP = SendablePointer(out)
             dy.withUnsafeStorage { gb, _ in x.withUnsafeStorage { xb, _ in (mask ?? dy).withUnsafeStorage { yb, _ in
-            a.withUnsafeBufferPointer { ab in b.withUnsafeBufferPointer { bb in k.withUnsafeBufferPointer { kb in mean.withUnsafeBufferPointer { mb in
+            coefficients.withUnsafeBufferPointer { cb in
                 let g = SendablePointer(gb), x = SendablePointer(xb), y = SendablePointer(yb), masked = mask != nil
-                let aP = SendablePointer(ab), bP = SendablePointer(bb), kP = SendablePointer(kb), mP = SendablePointer(mb)
+                let cP = SendablePointer(cb)
                 forEachTile(n: n, blocks: c / 16) { tile, block in
-                    let a = vector(aP, block), b = vector(bP, block), k = vector(kP, block), mu = vector(mP, block)
+                    let a = vector(cP, block), b = vector(cP, at: c + block * 16)
+                    let k = vector(cP, at: 2 * c + block * 16), mu = vector(cP, at: 3 * c + block * 16)
                     let zero = SIMD16<Float>(), o = tile * h * w * 16
                     for p in stride(from: o, to: o + h * w * 16, by: 16) {
                         var d = vector(g, at: p)
@@ -104,15 +106,15 @@ enum BlockedBatchNorm {
                         store(a * d + b + k * (vector(x, at: p) - mu), dxP, at: p)
                     }
                 }
-            } } } } } } }
+            } } } }
         }
-        return (dx, needAffine ? Tensor(shape: [c], values: dGamma) : nil, needAffine ? Tensor(shape: [c], values: dBeta) : nil)
+        return (dx, affine?.0, affine?.1)
     }
 
     // MARK: Passes
 
-    /// Per channel: Σ x, or Σ (x − center)² with `squared`.
-    private static func channelSums(_ x: Tensor, center: [Float], squared: Bool) -> [Double] {
+    /// Per channel: Σ x, or Σ (x − center)² with `squared` (`Tensor.channelSums`).
+    static func channelSums(_ x: Tensor, center: [Float], squared: Bool) -> [Double] {
         let (n, c, h, w) = x.nchw
         return x.withUnsafeStorage { xb, _ in center.withUnsafeBufferPointer { cb in
             let x = SendablePointer(xb), centers = SendablePointer(cb)
